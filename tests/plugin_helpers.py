@@ -1,0 +1,91 @@
+"""Shared by the vs_dvd tests, and importable from the .vpy scripts they hand to vspipe:
+tiny real DBN models, moving test clips, and a direct ONNX Runtime run to compare against."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import vapoursynth as vs
+
+TESTS = Path(__file__).resolve().parent
+
+
+def dbn_onnx(path: Path, *, width: int = 4, head: str = "residual", seed: int = 0,
+             trained: bool = True) -> Path:
+    """A width-``width`` DBN exported with its sidecar. ``trained``: random weights and BatchNorm
+    statistics, so the output is far from the input; otherwise the untrained residual DBN, which is
+    exactly the identity on the centre frame."""
+    import torch
+
+    from training.export import export_onnx
+    from vs_dvd.network import DBN, DBNConfig
+
+    torch.manual_seed(seed)
+    model = DBN(DBNConfig(width=width, head=head))
+    if trained:
+        for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+            bn.weight.data.uniform_(0.5, 1.5)
+            bn.bias.data.uniform_(-0.05, 0.05)
+            bn.running_mean.uniform_(-0.1, 0.1)
+            bn.running_var.uniform_(0.5, 1.5)
+    export_onnx(model, path, {"placeholder": False})
+    return path
+
+
+def pattern(n: int, height: int, width: int) -> np.ndarray:
+    """Frame n of a smooth colour pattern that moves a few pixels per frame, 3 x H x W in [0.1, 0.9]."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    r = np.sin((x + 3 * n) * 0.21) * np.cos(y * 0.17)
+    g = np.sin((x + y) * 0.11 + n * 0.7)
+    b = np.cos((y - 2 * n) * 0.23 + x * 0.05)
+    return (0.5 + 0.4 * np.stack([r, g, b])).astype(np.float32)
+
+
+def moving_clip(width: int = 64, height: int = 48, length: int = 10,
+                format: int = vs.RGBS) -> vs.VideoNode:
+    """``pattern`` as a clip of ``format`` (YUV is BT.709, limited range; GRAY takes the green plane)."""
+    blank = vs.core.std.BlankClip(format=vs.RGBS, width=width, height=height, length=length)
+
+    def paint(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        for p, plane in enumerate(pattern(n, height, width)):
+            np.asarray(out[p])[...] = plane
+        return out
+
+    clip = blank.std.ModifyFrame(blank, paint)
+    family = vs.core.get_video_format(format).color_family
+    if family == vs.GRAY:
+        clip = clip.std.ShufflePlanes(1, vs.GRAY)
+    if family == vs.YUV:
+        return clip.resize.Bicubic(format=format, matrix=1, range=0)
+    return clip.resize.Bicubic(format=format)
+
+
+def planes(frame: vs.VideoFrame) -> np.ndarray:
+    """All planes of a frame as one float64 array (planes x H x W; subsampled planes are flattened)."""
+    arrays = [np.asarray(frame[p], dtype=np.float64) for p in range(frame.format.num_planes)]
+    if len({a.shape for a in arrays}) == 1:
+        return np.stack(arrays)
+    return np.concatenate([a.ravel() for a in arrays])
+
+
+def run_onnx(path: Path, frames: list[np.ndarray]) -> np.ndarray:
+    """The model on five 3 x H x W frames, straight through ONNX Runtime: the reference output."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    batch = np.concatenate(frames)[None].astype(np.float32)
+    return session.run(None, {session.get_inputs()[0].name: batch})[0][0]
+
+
+def assert_same_picture(frame: vs.VideoFrame, reference: vs.VideoFrame) -> None:
+    """Equal up to a format round trip: 1.5 steps of the sample format, 1% for subsampled chroma
+    (bicubic down- and upsampling is close to, not exactly, the identity)."""
+    fmt = reference.format
+    assert frame.format.id == fmt.id and (frame.width, frame.height) == (reference.width, reference.height)
+    peak = 2 ** fmt.bits_per_sample - 1 if fmt.sample_type == vs.INTEGER else 1
+    for p in range(fmt.num_planes):
+        error = np.abs(np.asarray(frame[p], np.float64) - np.asarray(reference[p], np.float64)).max()
+        subsampled_chroma = p > 0 and fmt.subsampling_w + fmt.subsampling_h > 0
+        limit = 0.01 if subsampled_chroma else max(1.5 / peak, 1e-3) if peak > 1 else 1e-3
+        assert error / peak <= limit, f"plane {p}: error {error / peak:.5f} > {limit:.5f}"

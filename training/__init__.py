@@ -1,0 +1,1 @@
+"""Training package for DBN: data synthesis, training, evaluation and ONNX export."""

@@ -1,0 +1,60 @@
+"""A stream of (blurry, sharp) frame pairs -> dataset clips, split at breaks and every ``chunk`` frames.
+
+Shared by the synthesis modules so that all of them resume the same way: a clip already on disk
+is counted but not recomputed (``make`` is not called for its items), and a source whose clips are
+all on disk is not read again (``.<name>.done.json`` in the dataset lists them).
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from training.data.dataset import has_clip, write_clip
+
+Item = TypeVar("Item")
+
+
+def write_clips(items: Iterable[Item | None], make: Callable[[Item], tuple[np.ndarray, np.ndarray]],
+                out: Path, name: str, meta: dict, chunk: int = 0) -> int:
+    """Write clips ``name-0000``, ``name-0001``, ... of ``chunk`` frames (0: no limit); returns the breaks seen.
+
+    ``None`` in ``items`` is a break (an unreadable file): the current clip ends there.
+    """
+    record = Path(out) / f".{name}.done.json"  # dot-prefixed, so never taken for a clip
+    if record.is_file():
+        done = json.loads(record.read_text())
+        if all(has_clip(out, clip) for clip in done["clips"]):
+            return done["breaks"]
+    breaks, part, count = 0, 0, 0  # count: frames of the current clip, computed or already on disk
+    pending: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def flush() -> None:
+        nonlocal part, count, pending
+        if pending:
+            blurry, sharp = (np.stack(frames) for frames in zip(*pending))
+            write_clip(out, f"{name}-{part:04d}", blurry, sharp, meta)
+        part, count, pending = part + 1, 0, []
+
+    for item in items:
+        if item is None:
+            breaks += 1
+            if count:
+                flush()
+            continue
+        if not has_clip(out, f"{name}-{part:04d}"):
+            pending.append(make(item))
+        count += 1
+        if count == chunk:
+            flush()
+    if count:
+        flush()
+    record.parent.mkdir(parents=True, exist_ok=True)  # a source without clips still finished
+    tmp = record.with_name(record.name + ".tmp")
+    tmp.write_text(json.dumps({"clips": [f"{name}-{i:04d}" for i in range(part)], "breaks": breaks}))
+    os.replace(tmp, record)
+    return breaks

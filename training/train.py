@@ -1,0 +1,292 @@
+"""Train DBN on synthesised blurry/sharp clips: ``python -m training.train --data DIR --out DIR``.
+
+One loop, nanoGPT style. Paper defaults (Adam, lr 0.005 halved every 8k iterations after 24k, 80k
+iterations, batch 64, MSE on 128-px crops). bf16 autocast where the hardware has native bf16, AMP
+on CUDA; several GPUs or nodes through ``torchrun`` (DDP, NCCL on CUDA, gloo on the CPU). A
+checkpoint is a folder ``step-NNNNNNN`` (weights in safetensors, optimizer/scheduler/RNG/step in
+``state.pt``, config in ``config.json``) written under a temporary name and renamed, with ``latest``
+naming the newest complete one, so a kill at any moment loses at most the steps since the last
+checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import tempfile
+import time
+from contextlib import nullcontext
+from itertools import count
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from training.data.dataset import ClipDataset
+from training.export import atomic_write_bytes
+from vs_dvd.network import DBN, DBNConfig
+
+log = logging.getLogger("training.train")
+KEEP = 2  # complete checkpoints kept on disk
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", type=Path, nargs="+", required=True, help="dataset folders (training.data.*)")
+    p.add_argument("--out", type=Path, required=True, help="checkpoint folder (keep it outside the repo)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    p.add_argument("--width", type=int, default=64, help="channels of the first stage (paper: 64)")
+    p.add_argument("--head", choices=("residual", "sigmoid"), default="residual")
+    p.add_argument("--iters", type=int, default=80_000)
+    p.add_argument("--batch", type=int, default=64, help="per process")
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.005)
+    p.add_argument("--schedule", choices=("paper", "cosine"), default="paper",
+                   help="paper: halve every --lr-every after --lr-start; cosine: warm-up then cosine to 2%% of --lr")
+    p.add_argument("--lr-start", type=int, default=24_000)
+    p.add_argument("--lr-every", type=int, default=8_000)
+    p.add_argument("--warmup", type=int, default=200, help="warm-up steps of the cosine schedule")
+    p.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto",
+                   help="auto: bf16 where the CPU or GPU has native bf16, fp16 on older GPUs, fp32 on other CPUs")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0: PyTorch's default)")
+    p.add_argument("--workers", type=int, default=1, help="data loader processes per training process")
+    p.add_argument("--ckpt-every", type=int, default=250)
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--val-samples", type=int, default=64)
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--time-limit", type=float, default=0,
+                   help="stop after this many minutes with a checkpoint, as after SIGTERM (0: no limit)")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def lr_factor(step: int, args: argparse.Namespace) -> float:
+    if args.schedule == "paper":
+        return 0.5 ** ((step - args.lr_start) // args.lr_every + 1) if step >= args.lr_start else 1.0
+    if step < args.warmup:
+        return (step + 1) / args.warmup
+    progress = min(1.0, (step - args.warmup) / max(1, args.iters - args.warmup))
+    return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def autocast(device: torch.device, amp: str):
+    if amp == "off":
+        return nullcontext()
+    if amp == "auto":
+        if device.type == "cpu":
+            # bf16 pays off only with native bf16 instructions (AVX512-BF16/AMX); on AVX2 it is ~10x slower.
+            if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+                return nullcontext()
+            amp = "bf16"
+        else:
+            amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+
+
+class Batches:
+    """Batch ``s`` of rank ``r`` holds samples (s * world + r) * batch ...: the data position is the step."""
+
+    def __init__(self, start: int, batch: int, rank: int, world: int):
+        self.start, self.batch, self.rank, self.world = start, batch, rank, world
+
+    def __iter__(self):
+        for step in count(self.start):
+            first = (step * self.world + self.rank) * self.batch
+            yield list(range(first, first + self.batch))
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    pointer = out / "latest"
+    return out / pointer.read_text().strip() if pointer.is_file() else None
+
+
+def save_checkpoint(out: Path, model: DBN, opt, sched, step: int, args: argparse.Namespace) -> Path:
+    """Write ``step-NNNNNNN`` atomically, point ``latest`` at it and prune old ones."""
+    final = out / f"step-{step:07d}"
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".tmp-"))
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                  tmp / "model.safetensors")
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step, "rng": rng},
+                   tmp / "state.pt")
+        config = {"model": model.config.to_dict(),
+                  "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+        (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        if final.exists():  # this step is on disk already, maybe named by `latest`: never remove it
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    atomic_write_bytes(out / "latest", final.name.encode())
+    for old in sorted(out.glob("step-*"))[:-KEEP]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_model(checkpoint: Path) -> DBN:
+    """A DBN with a checkpoint's weights (safetensors only: nothing is unpickled)."""
+    config = json.loads((checkpoint / "config.json").read_text())["model"]
+    model = DBN(DBNConfig(width=config["width"], head=config["head"]))
+    model.load_state_dict(load_file(checkpoint / "model.safetensors"))
+    return model
+
+
+@torch.no_grad()
+def validate(model: DBN, data: ClipDataset, n: int, device: torch.device, amp: str) -> dict:
+    """Mean PSNR of input and output on ``n`` fixed centred validation crops."""
+    model.eval()
+    gains, inputs = [], []
+    for i in range(n):
+        x, y = (t[None].to(device) for t in data[i])
+        with autocast(device, amp):
+            out = model(x)
+        psnr = lambda a: -10 * torch.log10(torch.mean((a.float().clamp(0, 1) - y) ** 2) + 1e-10)
+        inputs.append(psnr(x[:, 6:9]).item())
+        gains.append(psnr(out).item() - inputs[-1])
+    model.train()
+    return {"input_psnr": sum(inputs) / n, "gain": sum(gains) / n}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    distributed = "RANK" in os.environ
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if distributed:
+        dist.init_process_group("nccl" if args.device == "cuda" else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+    else:
+        rank, world = 0, 1
+    device = torch.device(args.device, int(os.environ.get("LOCAL_RANK", 0))) if args.device == "cuda" \
+        else torch.device(args.device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    main_process = rank == 0
+    logging.basicConfig(level=logging.INFO if main_process else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    args.out.mkdir(parents=True, exist_ok=True)
+    if not args.resume and latest_checkpoint(args.out) is not None:  # its pruning would delete ours
+        raise SystemExit(f"error: {args.out} holds the checkpoints of another run; pass --resume to "
+                         "continue it, or use a new --out")
+    for stale in args.out.glob(".tmp-*"):  # a checkpoint write that was killed half-way
+        shutil.rmtree(stale, ignore_errors=True)
+
+    torch.manual_seed(args.seed)
+    # channels_last: the layout oneDNN and cuDNN convolve fastest.
+    model = DBN(DBNConfig(width=args.width, head=args.head)).to(device, memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, args))
+    step = 0
+    resume_from = latest_checkpoint(args.out) if args.resume else None
+    if args.resume and resume_from is None:
+        log.warning("--resume: no checkpoint in %s yet, starting from scratch", args.out)
+    if resume_from is not None:
+        config = json.loads((resume_from / "config.json").read_text())["model"]
+        if (config["width"], config["head"]) != (args.width, args.head):
+            raise SystemExit(f"error: {resume_from} is width {config['width']} / head {config['head']}; "
+                             f"pass the same --width/--head to resume, or use a new --out")
+        model.load_state_dict(load_file(resume_from / "model.safetensors"))
+        state = torch.load(resume_from / "state.pt", weights_only=True, map_location="cpu")
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step = state["step"]
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        log.info("resumed from %s at step %d", resume_from, step)
+    raw = model
+    if distributed:
+        model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    train_data = ClipDataset(args.data, "train", args.crop, augment=True, seed=args.seed)
+    loader = DataLoader(train_data, batch_sampler=Batches(step, args.batch, rank, world),
+                        num_workers=args.workers, pin_memory=device.type == "cuda",
+                        persistent_workers=args.workers > 0)
+    val_data = None
+    if main_process and args.val_every:
+        try:
+            val_data = ClipDataset(args.data, "val", args.crop, augment=False, seed=args.seed)
+        except ValueError:
+            log.warning("no validation clips: validation skipped")
+    writer = SummaryWriter(str(args.out / "tb")) if main_process else None
+
+    stop = False
+
+    def request_stop(signum, frame):
+        nonlocal stop
+        stop = True
+    signal.signal(signal.SIGTERM, request_stop)
+
+    bar = tqdm(total=args.iters, initial=step, disable=not main_process, unit="step", dynamic_ncols=True)
+    model.train()
+    t0, loss_sum = time.time(), 0.0
+    batches = iter(loader)
+    deadline = time.time() + args.time_limit * 60 if args.time_limit else float("inf")
+    while step < args.iters and not stop:
+        x, y = next(batches)
+        x = x.to(device, non_blocking=True, memory_format=torch.channels_last)
+        y = y.to(device, non_blocking=True)
+        with autocast(device, args.amp):
+            out = model(x)
+        loss = torch.nn.functional.mse_loss(out.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        loss_sum += loss.item()
+        bar.update(1)
+        if main_process and step % args.log_every == 0:
+            rate = args.log_every / (time.time() - t0)
+            mean = loss_sum / args.log_every
+            bar.set_postfix(loss=f"{mean:.5f}", lr=f"{sched.get_last_lr()[0]:.2e}", it_s=f"{rate:.2f}")
+            writer.add_scalar("train/loss", mean, step)
+            writer.add_scalar("train/lr", sched.get_last_lr()[0], step)
+            writer.add_scalar("train/steps_per_s", rate, step)
+            log.info("step %d loss %.5f lr %.2e %.2f step/s", step, mean, sched.get_last_lr()[0], rate)
+            t0, loss_sum = time.time(), 0.0
+        if val_data is not None and step % args.val_every == 0:
+            v = validate(raw, val_data, args.val_samples, device, args.amp)
+            writer.add_scalar("val/psnr_gain", v["gain"], step)
+            log.info("step %d validation: input %.2f dB, gain %+.3f dB", step, v["input_psnr"], v["gain"])
+        if main_process and (step % args.ckpt_every == 0 or step == args.iters):
+            save_checkpoint(args.out, raw, opt, sched, step, args)
+        stop = stop or time.time() > deadline
+        if distributed:  # every rank stops at the same step, or DDP would hang
+            flag = torch.tensor([float(stop)], device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            stop = bool(flag.item())
+    if main_process and stop and step % args.ckpt_every:
+        save_checkpoint(args.out, raw, opt, sched, step, args)
+    if stop:
+        log.info("stopped (SIGTERM or --time-limit) at step %d; continue with --resume", step)
+    bar.close()
+    if writer:
+        writer.close()
+    if distributed:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

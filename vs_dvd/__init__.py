@@ -1,0 +1,161 @@
+"""Deep video deblurring (Su et al., CVPR 2017) for VapourSynth.
+
+``vs_dvd.deblur(clip)`` in Python is ``core.dvd.Deblur(clip)`` in any script: every argument is
+checked here, up front, so that a wrong argument or model fails when the filter is created and
+never in the middle of a render. Importing this package loads neither torch nor onnxruntime.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import vapoursynth as vs
+
+from . import backends, frames, model as models, tiles
+from .pipeline import Deblurrer
+
+__version__ = "0.1.0"
+__all__ = ["deblur", "version"]
+
+BACKEND_CHOICES = ("auto", *backends.NAMES)
+MIN_SIZE = 8  # the network halves the frame three times
+DEFAULT_OVERLAP = 32
+MEMORY_SHARE = 0.5  # of the free memory, what one frame's inference may take before tiling kicks in
+
+
+def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: str = "auto",
+           tilesize: int | Sequence[int] | None = None, overlap: int | Sequence[int] | None = None,
+           device_id: int = 0, fp16: bool = True, num_streams: int = 1, num_threads: int = 0,
+           matrix: int | None = None) -> vs.VideoNode:
+    """Remove camera-shake blur: each output frame is the model's estimate from five input frames.
+
+    Args:
+        clip: any constant-format, constant-size video clip of at least 8x8 pixels: YUV (any
+            subsampling), RGB or GRAY, 8-16 bit integer, half or single float, without an alpha
+            plane (``_Alpha``). The output has the same format, size, length, frame rate and frame
+            properties. Frames across a scene cut (``_SceneChangePrev``/``_SceneChangeNext``) are
+            never mixed.
+        model: path of an ONNX model (input N x 15 x H x W, five RGB frames in [0, 1], oldest
+            first; output N x 3 x H x W). Default: the model bundled with the plugin.
+        backend: "auto" (trt, else cuda, else cpu), "trt" (TensorRT or TensorRT-RTX engine, built
+            once and cached), "cuda" (PyTorch on an NVIDIA GPU) or "cpu" (ONNX Runtime).
+        tilesize: run the model on tiles of this size, int or [width, height], multiples of 8.
+            Default: whole frames, or tiles when a frame would not fit in the device's memory.
+        overlap: overlap of adjacent tiles in pixels, int or [width, height]; blended with a
+            Hann window. Default 32 (at most half a tile).
+        device_id: which GPU for trt and cuda (0 is the only device of the cpu backend).
+        fp16: half precision on trt and cuda (faster, visually identical); the cpu backend
+            always computes in fp32.
+        num_streams: how many frames are inferred at once (GPU streams, or concurrent CPU runs).
+        num_threads: CPU threads per inference for the cpu backend; 0 uses every core, and at
+            most ``os.cpu_count()`` are allowed.
+        matrix: YUV matrix (1 BT.709, 5/6 BT.601, 9 BT.2020, ...) for clips whose frames lack a
+            ``_Matrix`` property; the property wins when present.
+    """
+    _check_clip(clip)
+    if backend not in BACKEND_CHOICES:
+        raise vs.Error(f"dvd.Deblur: backend={backend!r} is unknown; use one of "
+                       f"{', '.join(repr(b) for b in BACKEND_CHOICES)}")
+    _check_int("device_id", device_id, 0)
+    _check_int("num_streams", num_streams, 1)
+    _check_int("num_threads", num_threads, 0)
+    cores = os.cpu_count() or 1
+    if num_threads > cores:
+        raise vs.Error(f"dvd.Deblur: num_threads={num_threads} is more than the {cores} CPU threads "
+                       "of this machine; pass 0 to use them all, or fewer")
+    if fp16 not in (True, False):
+        raise vs.Error(f"dvd.Deblur: fp16={fp16!r} must be True or False")
+    if matrix is not None and matrix not in frames.YUV_MATRICES:
+        raise vs.Error(f"dvd.Deblur: matrix={matrix!r} is not a YUV matrix core.resize knows; use "
+                       + ", ".join(f"{k} ({v})" for k, v in frames.YUV_MATRICES.items()))
+    info = models.load(model)
+    tile = _pair("tilesize", tilesize, 1, info.multiple) if tilesize is not None else None
+    overlap = _pair("overlap", overlap, 0, 1) if overlap is not None else None
+    if tile and overlap and (tile[0] < 2 * overlap[0] or tile[1] < 2 * overlap[1]):
+        raise vs.Error(f"dvd.Deblur: tilesize (width, height) {tile[::-1]} is less than twice the "
+                       f"overlap {overlap[::-1]}; use larger tiles or a smaller overlap")
+    name = backends.resolve(backend, device_id)
+    colour = frames.colour_of(clip, matrix)
+    frames.check_conversion(clip, colour)
+    tiling = _tiling(clip, info, tile, overlap, name, device_id, bool(fp16), num_streams)
+    engine = backends.create(name, info, device_id=device_id, fp16=bool(fp16),
+                             num_streams=num_streams, num_threads=num_threads, shape=tiling.tile)
+    work = frames.to_work(clip, colour)
+    return frames.from_work(Deblurrer(work, engine, tiling, info.multiple).clip(), clip, colour)
+
+
+def version() -> dict[str, str]:
+    """Versions of the plugin, the bundled model and each backend's runtime, for bug reports."""
+    runtimes = {name: backends.runtime_version(name) or "not installed" for name in backends.NAMES}
+    return {"plugin": __version__, "model": models.load().describe(), **runtimes}
+
+
+def _check_clip(clip) -> None:
+    if not isinstance(clip, vs.VideoNode):
+        raise vs.Error(f"dvd.Deblur: clip must be a video clip, got {type(clip).__name__}")
+    if clip.format is None or clip.format.id == vs.NONE:
+        raise vs.Error("dvd.Deblur: the clip's format varies from frame to frame; convert it to "
+                       "one format first, e.g. clip.resize.Bicubic(format=vs.YUV420P8)")
+    fmt = clip.format
+    if fmt.sample_type == vs.INTEGER and fmt.bits_per_sample > 16:
+        raise vs.Error(f"dvd.Deblur: the clip is {fmt.name}, {fmt.bits_per_sample}-bit integer, which "
+                       "core.resize cannot convert; bring it to 16 bits or to float first")
+    if clip.width == 0 or clip.height == 0:
+        raise vs.Error("dvd.Deblur: the clip's frame size varies; resize it to one size first, "
+                       "e.g. clip.resize.Bicubic(1920, 1080)")
+    if clip.width < MIN_SIZE or clip.height < MIN_SIZE:
+        raise vs.Error(f"dvd.Deblur: the clip is {clip.width}x{clip.height}, smaller than the "
+                       f"{MIN_SIZE}x{MIN_SIZE} the network needs; pad it first, e.g. with "
+                       "core.std.AddBorders")
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if not isinstance(value, int) or value < minimum:
+        raise vs.Error(f"dvd.Deblur: {name}={value!r} must be an integer >= {minimum}")
+
+
+def _pair(name: str, value, minimum: int, multiple: int) -> tuple[int, int]:
+    """vs-mlrt's convention: an int, or [width, height]; returned as (height, width)."""
+    values = [value] if isinstance(value, int) else list(value) if isinstance(value, Sequence) else []
+    if len(values) == 1:
+        values *= 2
+    if (len(values) != 2 or not all(isinstance(v, int) and v >= minimum and v % multiple == 0
+                                    for v in values)):
+        need = f"integers >= {minimum}" + (f" and multiples of {multiple}" if multiple > 1 else "")
+        raise vs.Error(f"dvd.Deblur: {name}={value!r} must be an int or [width, height], "
+                       f"{need}")
+    return values[1], values[0]
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def _default_overlap(tile: tuple[int, int]) -> tuple[int, int]:
+    return min(DEFAULT_OVERLAP, tile[0] // 2), min(DEFAULT_OVERLAP, tile[1] // 2)
+
+
+def _tiling(clip: vs.VideoNode, info: models.ModelInfo, tile: tuple[int, int] | None,
+            overlap: tuple[int, int] | None, backend: str, device_id: int, fp16: bool,
+            num_streams: int) -> tiles.Tiling:
+    """The user's tiles, else whole padded frames, else the largest tiles that fit in memory."""
+    size = (_round_up(clip.height, info.multiple), _round_up(clip.width, info.multiple))
+    if tile is None:
+        tile = _fitting_tile(size, backend, info, device_id, fp16, num_streams)
+        if tile and overlap:
+            overlap = min(overlap[0], tile[0] // 2), min(overlap[1], tile[1] // 2)
+    return tiles.Tiling.fit(size, tile, overlap or _default_overlap(tile or size))
+
+
+def _fitting_tile(size: tuple[int, int], backend: str, info: models.ModelInfo, device_id: int,
+                  fp16: bool, num_streams: int) -> tuple[int, int] | None:
+    """None when whole frames fit the device's free memory, else the largest tile that does."""
+    budget = MEMORY_SHARE * backends.free_memory(backend, device_id) / num_streams
+    per_pixel = info.bytes_per_pixel(half=fp16 and backend != "cpu")
+    tile = tiles.largest_tile(size, int(budget // per_pixel), info.multiple)
+    if tile != size:
+        vs.core.log_message(vs.MESSAGE_TYPE_INFORMATION,
+                            f"dvd.Deblur: {size[1]}x{size[0]} frames would not fit in the free "
+                            f"memory of the {backend} backend; using {tile[1]}x{tile[0]} tiles")
+        return tile
+    return None

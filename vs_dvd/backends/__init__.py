@@ -1,0 +1,121 @@
+"""The inference backends behind ``backend=``, the interface they share, and the choice for "auto".
+
+Each backend is a module (``cpu``, ``cuda``, ``trt``) with two functions:
+
+- ``runtime_version() -> str | None``: its runtime's version, None when that is not installed;
+- ``create(model, *, device_id, fp16, num_streams, num_threads, shape) -> Backend``, where
+  ``shape`` is the (h, w) of every tensor ``infer`` will see (a tile or a padded frame).
+
+Backend modules import their runtime (onnxruntime, torch, TensorRT) inside ``create``, so that
+``import vs_dvd`` stays light.
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any, Protocol
+
+import numpy as np
+import vapoursynth as vs
+
+NAMES = ("trt", "cuda", "cpu")  # "auto" tries them in this order
+TRT_INSTALL = ("install NVIDIA TensorRT 10+ (pip install tensorrt --extra-index-url "
+               "https://pypi.nvidia.com) or, for GeForce RTX GPUs, TensorRT-RTX (pip install "
+               "tensorrt-rtx-cu13-libs tensorrt-rtx-cu13-bindings)")
+CUDA_INSTALL = "install PyTorch with CUDA (pip install 'vs-dvd[cuda]')"
+
+
+class Backend(Protocol):
+    name: str  # "cpu" | "cuda" | "trt"
+
+    def upload(self, rgb: np.ndarray) -> Any:
+        """One padded source frame (3 x H x W float32, C-contiguous) -> its resident form.
+
+        Called once per source frame; the result is cached and shared by the five outputs using it.
+        """
+
+    def infer(self, frames: Sequence[Any]) -> np.ndarray:
+        """Five resident frames, or same-size ``[..., y0:y1, x0:x1]`` slices of them, oldest first
+        -> the sharp centre frame as a 3 x h x w float32 host array. Called concurrently."""
+
+
+def module(name: str) -> ModuleType | None:
+    """The backend module ``name``, None if it is not part of this installation."""
+    full = f"{__name__}.{name}"
+    return importlib.import_module(full) if importlib.util.find_spec(full) else None
+
+
+def runtime_version(name: str) -> str | None:
+    """The version of backend ``name``'s runtime, None when it is not installed."""
+    backend = module(name)
+    return backend.runtime_version() if backend else None
+
+
+def cuda_devices() -> int:
+    """How many CUDA GPUs the driver offers (0 without a driver), without importing torch."""
+    library = "nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1"
+    try:
+        cuda = ctypes.CDLL(library)
+    except OSError:
+        return 0
+    count = ctypes.c_int(0)
+    if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return 0
+    return count.value
+
+
+def _torch_sees_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def resolve(backend: str, device_id: int) -> str:
+    """The backend to use for ``backend`` ("auto" or a name), checked to be usable on ``device_id``."""
+    if backend == "auto":
+        gpus = cuda_devices()
+        if gpus and runtime_version("trt"):
+            backend = "trt"
+        elif gpus and runtime_version("cuda") and _torch_sees_cuda():
+            backend = "cuda"
+        else:
+            backend = "cpu"
+    if backend == "trt" and not runtime_version("trt"):
+        raise vs.Error(f"dvd.Deblur: backend='trt' needs TensorRT, which is not installed; "
+                       f"{TRT_INSTALL}, or use backend='cuda' or 'cpu'")
+    if backend == "cuda" and not runtime_version("cuda"):
+        raise vs.Error(f"dvd.Deblur: backend='cuda' needs PyTorch, which is not installed; "
+                       f"{CUDA_INSTALL}, or use backend='cpu'")
+    devices = cuda_devices() if backend in ("trt", "cuda") else 1
+    if backend != "cpu" and devices == 0:
+        raise vs.Error(f"dvd.Deblur: backend='{backend}' needs an NVIDIA GPU, but the CUDA driver "
+                       "reports none; use backend='cpu' (or 'auto')")
+    if device_id >= devices:
+        what = f"{devices} CUDA GPU(s)" if backend != "cpu" else "a single device, 0"
+        raise vs.Error(f"dvd.Deblur: device_id={device_id} is out of range: backend='{backend}' has "
+                       f"{what}; pass device_id between 0 and {devices - 1}")
+    return backend
+
+
+def free_memory(backend: str, device_id: int) -> int:
+    """Bytes the backend can still allocate: host memory for cpu, GPU memory otherwise."""
+    if backend == "cpu":
+        try:
+            with open("/proc/meminfo") as f:
+                info = dict(line.split(":", 1) for line in f)
+            return int(info["MemAvailable"].split()[0]) * 1024
+        except (OSError, KeyError, ValueError):  # not Linux
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    import torch
+
+    return torch.cuda.mem_get_info(device_id)[0]
+
+
+def create(name: str, model, **options) -> Backend:
+    """An instance of backend ``name`` (already ``resolve``d) for ``model``."""
+    return module(name).create(model, **options)

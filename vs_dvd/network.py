@@ -1,0 +1,134 @@
+"""The DBN encoder-decoder of Su et al. (CVPR 2017), as in the authors' Torch7 model.
+
+It lives on the runtime side because two packages need it: ``training`` trains it and
+``vs_dvd``'s PyTorch backend rebuilds it from the exported ONNX weights. Importing this
+module imports torch, so ``vs_dvd/__init__`` never does.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+HEADS = ("residual", "sigmoid")
+FRAMES = 5
+MULTIPLE = 8  # three stride-2 stages: height and width must divide by 8
+BN_EPS = 1e-3
+
+
+@dataclass(frozen=True)
+class DBNConfig:
+    """What the sidecar records so a runtime can rebuild the network."""
+
+    width: int = 64
+    head: str = "residual"
+
+    def __post_init__(self) -> None:
+        if self.width < 1:
+            raise ValueError(f"width must be positive, got {self.width}")
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+
+    def to_dict(self) -> dict:
+        return {"name": "DBN", **asdict(self)}
+
+
+class Block(nn.Module):
+    """Convolution (or 4x4 stride-2 transposed convolution) + BatchNorm + optional ReLU.
+
+    ``folded`` blocks carry the BatchNorm inside the convolution's bias, as exported to ONNX.
+    """
+
+    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1,
+                 up: bool = False, relu: bool = True, folded: bool = False):
+        super().__init__()
+        if up:
+            self.conv = nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=folded)
+        else:
+            self.conv = nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=folded)
+        self.bn = nn.Identity() if folded else nn.BatchNorm2d(cout, eps=BN_EPS)
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bn(self.conv(x))
+        return torch.relu(x) if self.relu else x
+
+
+# name: (input channels, output channels as multiples of width or absolute, kernel, stride, up, relu)
+def _layer_table(w: int) -> list[tuple[str, int, int, int, int, bool, bool]]:
+    c3 = 3 * FRAMES
+    return [
+        ("F0", c3, w, 5, 1, False, True),
+        ("D1", w, w, 3, 2, False, True),
+        ("F1_1", w, 2 * w, 3, 1, False, True),
+        ("F1_2", 2 * w, 2 * w, 3, 1, False, True),
+        ("D2", 2 * w, 4 * w, 3, 2, False, True),
+        ("F2_1", 4 * w, 4 * w, 3, 1, False, True),
+        ("F2_2", 4 * w, 4 * w, 3, 1, False, True),
+        ("F2_3", 4 * w, 4 * w, 3, 1, False, True),
+        ("D3", 4 * w, 8 * w, 3, 2, False, True),
+        ("F3_1", 8 * w, 8 * w, 3, 1, False, True),
+        ("F3_2", 8 * w, 8 * w, 3, 1, False, True),
+        ("F3_3", 8 * w, 8 * w, 3, 1, False, True),
+        ("U1", 8 * w, 4 * w, 4, 2, True, False),
+        ("F4_1", 4 * w, 4 * w, 3, 1, False, True),
+        ("F4_2", 4 * w, 4 * w, 3, 1, False, True),
+        ("F4_3", 4 * w, 4 * w, 3, 1, False, True),
+        ("U2", 4 * w, 2 * w, 4, 2, True, False),
+        ("F5_1", 2 * w, 2 * w, 3, 1, False, True),
+        ("F5_2", 2 * w, w, 3, 1, False, True),
+        ("U3", w, w, 4, 2, True, False),
+        ("F6_1", w, c3, 3, 1, False, True),
+        ("F6_2", c3, 3, 3, 1, False, False),
+    ]
+
+
+class DBN(nn.Module):
+    """Five RGB frames in [0, 1] (N x 15 x H x W, oldest first) -> sharp centre frame (N x 3 x H x W)."""
+
+    def __init__(self, config: DBNConfig = DBNConfig(), folded: bool = False):
+        super().__init__()
+        self.config = config
+        for name, cin, cout, k, s, up, relu in _layer_table(config.width):
+            self.add_module(name, Block(cin, cout, k, s, up, relu, folded))
+        if config.head == "residual" and not folded:
+            # The untrained network is exactly the identity on the centre frame.
+            nn.init.zeros_(self.F6_2.bn.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        centre = x[:, 6:9]
+        f0 = self.F0(x)
+        f1 = self.F1_2(self.F1_1(self.D1(f0)))
+        f2 = self.F2_3(self.F2_2(self.F2_1(self.D2(f1))))
+        f3 = self.F3_3(self.F3_2(self.F3_1(self.D3(f2))))
+        s1 = torch.relu(self.U1(f3) + f2)
+        s2 = torch.relu(self.U2(self.F4_3(self.F4_2(self.F4_1(s1)))) + f1)
+        s3 = torch.relu(self.U3(self.F5_2(self.F5_1(s2))) + f0)
+        s4 = self.F6_2(self.F6_1(s3)) + centre
+        if self.config.head == "sigmoid":
+            return torch.sigmoid(s4)
+        return s4 if self.training else s4.clamp(0.0, 1.0)
+
+
+def layer_names() -> list[str]:
+    """Layer names in forward order, as the paper labels them."""
+    return [row[0] for row in _layer_table(1)]
+
+
+@torch.no_grad()
+def fold_batchnorm(model: DBN) -> DBN:
+    """A folded copy (BatchNorm absorbed into each convolution) for export and inference."""
+    folded = DBN(model.config, folded=True)
+    for name in layer_names():
+        src: Block = getattr(model, name)
+        dst: Block = getattr(folded, name)
+        bn = src.bn
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        shift = bn.bias - bn.running_mean * scale
+        weight = src.conv.weight.float()
+        # Conv2d weights are (out, in, k, k); ConvTranspose2d weights are (in, out, k, k).
+        view = (1, -1, 1, 1) if isinstance(src.conv, nn.ConvTranspose2d) else (-1, 1, 1, 1)
+        dst.conv.weight.copy_(weight * scale.reshape(view))
+        dst.conv.bias.copy_(shift)
+    return folded.eval()
