@@ -1,0 +1,70 @@
+"""The input sizes an engine accepts: min <= opt <= max, height x width, each a multiple of 8."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MULTIPLE = 8  # vs_dvd.network.MULTIPLE: the DBN halves height and width three times
+
+
+def round_up(size: int) -> int:
+    """The smallest multiple of 8 that is at least ``size``."""
+    return -(-size // MULTIPLE) * MULTIPLE
+
+
+def check_shape(shape: tuple[int, int], what: str = "shape") -> tuple[int, int]:
+    """``shape`` as an (h, w) tuple of ints, or a ValueError that names it and the nearest valid one."""
+    h, w = (int(v) for v in shape)
+    if h <= 0 or w <= 0:
+        raise ValueError(f"{what} {h}x{w}: height and width must be positive, e.g. 1088x1920")
+    if h % MULTIPLE or w % MULTIPLE:
+        raise ValueError(f"{what} {h}x{w}: height and width must be multiples of {MULTIPLE} (the DBN "
+                         f"halves them three times); use {round_up(h)}x{round_up(w)}")
+    return h, w
+
+
+def parse_shape(text: str, what: str = "shape") -> tuple[int, int]:
+    """``"720x1280"`` -> ``(720, 1280)``: height first, as everywhere in trt_build."""
+    parts = text.strip().lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ValueError(f"{what} {text!r}: expected HEIGHTxWIDTH in pixels, e.g. 1088x1920")
+    return check_shape((int(parts[0]), int(parts[1])), what)
+
+
+def format_shape(shape: tuple[int, int]) -> str:
+    return f"{shape[0]}x{shape[1]}"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """TensorRT's optimisation profile for the N x 15 x H x W input; N is always 1."""
+
+    min: tuple[int, int]
+    opt: tuple[int, int]
+    max: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        for name in ("min", "opt", "max"):
+            object.__setattr__(self, name, check_shape(getattr(self, name), f"{name} shape"))
+        for axis, label in enumerate(("height", "width")):
+            if not self.min[axis] <= self.opt[axis] <= self.max[axis]:
+                raise ValueError(f"shape profile min {format_shape(self.min)}, opt {format_shape(self.opt)}, "
+                                 f"max {format_shape(self.max)}: the {label}s must satisfy min <= opt <= max; "
+                                 "widen --min-shape / --max-shape or change --opt-shape")
+
+    @classmethod
+    def static(cls, shape: tuple[int, int]) -> Profile:
+        """Exactly one input size: the fastest engine, and what the plugin's cache builds per tile size."""
+        return cls(shape, shape, shape)
+
+    @property
+    def is_static(self) -> bool:
+        return self.min == self.opt == self.max
+
+    def to_dict(self) -> dict[str, list[int]]:
+        """The sidecar's ``profile`` field: ``{"min": [h, w], "opt": [h, w], "max": [h, w]}``."""
+        return {"min": list(self.min), "opt": list(self.opt), "max": list(self.max)}
+
+    def __str__(self) -> str:
+        if self.is_static:
+            return format_shape(self.opt)
+        return f"{format_shape(self.min)} to {format_shape(self.max)} (opt {format_shape(self.opt)})"
