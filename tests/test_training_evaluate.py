@@ -1,0 +1,88 @@
+"""training.evaluate: PSNR/SSIM of output and input against sharp frames, per clip and overall, with a report."""
+import csv
+import json
+import re
+
+import numpy as np
+import pytest
+from training_helpers import make_checkpoint, make_dataset, texture
+
+from training.evaluate import evaluate_onnx, main, pad_to_multiple
+from training.export import export_onnx
+from vs_dvd.network import DBN, DBNConfig
+
+SIZE = (20, 28)  # not multiples of 8: the frames are padded for the model and cropped back
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) / 255 - b.astype(np.float64) / 255) ** 2)
+    return 10 * np.log10(1 / mse)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    clips = {}
+    for i in range(3):
+        sharp = np.stack([texture(SIZE, seed=10 * i + k) for k in range(3)])
+        blurry = (sharp * 0.8).astype(np.uint8) if i < 2 else np.clip(sharp.astype(int) + 1, 0, 255).astype(np.uint8)
+        clips[f"c{i}"] = (blurry, sharp, "train" if i == 0 else "val")
+    return make_dataset(tmp_path_factory.mktemp("data"), clips)  # c2: input 1 step from sharp, > 35 dB
+
+
+@pytest.fixture(scope="module")
+def identity(tmp_path_factory):
+    """The untrained residual DBN: output == blurry centre frame."""
+    path = tmp_path_factory.mktemp("model") / "identity.onnx"
+    export_onnx(DBN(DBNConfig(width=4)), path)
+    return path
+
+
+def test_the_identity_model_gains_nothing_and_the_input_psnr_is_exact(data, identity):
+    summary = evaluate_onnx(identity, [data])
+    assert [c["clip"] for c in summary["clips"]] == ["c1", "c2"] and summary["frames"] == 6
+    blurry, sharp = (np.load(data / "c1" / f"{a}.npy") for a in ("blurry", "sharp"))
+    c1 = summary["clips"][0]
+    assert c1["input_psnr"] == pytest.approx(np.mean([psnr(b, s) for b, s in zip(blurry, sharp)]), abs=1e-9)
+    assert c1["output_psnr"] == pytest.approx(c1["input_psnr"], abs=1e-4)
+    assert summary["gain"] == pytest.approx(0, abs=1e-4)
+    assert summary["output_ssim"] == pytest.approx(summary["input_ssim"], abs=1e-6) and summary["input_ssim"] < 1
+
+
+def test_frames_with_sharp_input_are_summarised_apart(data, identity):
+    summary = evaluate_onnx(identity, [data])
+    assert summary["sharp_input_frames"] == 3  # c2's three frames
+    assert summary["gain_on_sharp_input"] == pytest.approx(0, abs=1e-4)
+
+
+def test_a_checkpoint_is_exported_in_memory_and_measures_the_same(data, identity, tmp_path):
+    checkpoint = make_checkpoint(tmp_path / "run", DBN(DBNConfig(width=4)))
+    from_file, from_checkpoint = evaluate_onnx(identity, [data]), evaluate_onnx(checkpoint, [data])
+    assert from_checkpoint["output_psnr"] == pytest.approx(from_file["output_psnr"], abs=1e-6)
+
+
+def test_split_and_limit_choose_the_frames(data, identity):
+    summary = evaluate_onnx(identity, [data], split="train", limit=2)
+    assert [(c["clip"], c["frames"]) for c in summary["clips"]] == [("c0", 2)]
+    with pytest.raises(ValueError, match="no 'test' clips"):
+        evaluate_onnx(identity, [data], split="test")
+
+
+def test_the_cli_writes_the_report_tables_and_the_figure(data, identity, tmp_path, capsys):
+    main([str(identity), str(data), "--out", str(tmp_path)])
+    assert re.search(r"gain [+-]0\.00 dB", capsys.readouterr().out)
+    with open(tmp_path / "frames.csv") as f:
+        frames = list(csv.DictReader(f))
+    assert len(frames) == 6 and {"clip", "frame", "input_psnr", "output_psnr", "gain", "output_ssim"} <= set(frames[0])
+    with open(tmp_path / "clips.csv") as f:
+        assert [r["clip"] for r in csv.DictReader(f)] == ["c1", "c2"]
+    assert json.loads((tmp_path / "summary.json").read_text())["frames"] == 6
+    assert "Mean gain" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "gain_vs_input.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_padding_mirrors_the_last_rows_and_columns_up_to_a_multiple_of_8():
+    x = np.arange(2 * 3 * 10 * 13, dtype=np.float32).reshape(2, 3, 10, 13)
+    padded = pad_to_multiple(x)
+    assert padded.shape == (2, 3, 16, 16)
+    assert np.array_equal(padded[..., :10, :13], x)
+    assert np.array_equal(padded[..., 10, :13], x[..., 8, :]) and np.array_equal(padded[..., :10, 13], x[..., :, 11])

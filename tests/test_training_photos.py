@@ -1,0 +1,50 @@
+"""training.data.photos: a still photo shaken along a virtual 240-fps camera path, then averaged like footage."""
+import json
+
+import cv2
+import numpy as np
+from training_helpers import texture
+
+from training.data.photos import (EXPOSURE, STEP, ShakeConfig, blur_sequence, linear_to_srgb, srgb_to_linear,
+                                  synthesise, synthesise_clip, trajectory)
+
+
+def test_every_8th_virtual_frame_is_sharp_and_the_7_around_it_are_averaged():
+    virtual = np.arange(STEP * 2 + EXPOSURE, dtype=np.float32)[:, None, None, None]  # frame i has value i
+    blurry, sharp = blur_sequence(virtual, 3)
+    assert sharp.ravel().tolist() == [3, 11, 19]
+    assert blurry.ravel().tolist() == [3, 11, 19]  # the mean of i-3 ... i+3 is i
+    assert EXPOSURE == 7 and STEP == 8
+
+
+def test_the_trajectory_moves_at_the_asked_rms_speed_and_is_centred_on_the_middle_frame():
+    path = trajectory(200, 3.0, np.random.default_rng(0))
+    speed = np.sqrt((np.diff(path[:, :2], axis=0) ** 2).sum(1).mean())
+    assert abs(speed - 3.0) < 1e-9 and np.all(path[100] == 0)
+
+
+def test_srgb_and_linear_light_round_trip():
+    x = np.linspace(0, 1, 101)
+    assert np.allclose(linear_to_srgb(srgb_to_linear(x)), x)
+
+
+def test_a_static_clip_is_sharp_and_a_shaken_one_is_blurry():
+    photo = texture((96, 96), seed=1).astype(np.float32) / 255
+    still = synthesise_clip(photo, ShakeConfig(frames=3, size=64, static_share=1.0), np.random.default_rng(0))
+    shaken = synthesise_clip(photo, ShakeConfig(frames=3, size=64, static_share=0.0, max_speed=4.0),
+                             np.random.default_rng(1))
+    for blurry, sharp in (still, shaken):
+        assert blurry.shape == sharp.shape == (3, 64, 64, 3) and blurry.dtype == np.uint8
+    difference = [np.abs(b.astype(int) - s.astype(int)).mean() for b, s in (still, shaken)]
+    assert difference[0] < 1.0 < difference[1]
+
+
+def test_an_unreadable_photo_is_skipped_and_counted(tmp_path):
+    good, bad = tmp_path / "good.png", tmp_path / "bad.jpg"
+    cv2.imwrite(str(good), texture((80, 80)))
+    bad.write_bytes(b"not a jpeg")
+    info = synthesise([("good", good, "train"), ("bad", bad, "val")], tmp_path / "out", 2,
+                      ShakeConfig(frames=2, size=64))
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert info["skipped_files"] == 1 and sorted(manifest["clips"]) == ["good-0000", "good-0001"]
+    assert manifest["clips"]["good-0000"]["frames"] == 2

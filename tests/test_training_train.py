@@ -1,0 +1,112 @@
+"""training.train: the loop learns, checkpoints resume exactly, and DDP runs on the CPU through gloo."""
+import json
+import logging
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from training_helpers import make_dataset, texture
+
+from training.train import load_model, lr_factor, main, parse_args
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = ["--width", "4", "--batch", "2", "--crop", "16", "--workers", "0", "--threads", "1", "--log-every", "1"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Clips whose 'blur' is a darkening: a degradation a width-4 DBN learns in a few dozen steps."""
+    clips = {}
+    for i in range(3):
+        sharp = np.stack([texture((40, 40), seed=10 * i + k) for k in range(4)])
+        clips[f"c{i}"] = ((sharp * 0.6).astype(np.uint8), sharp, "val" if i == 2 else "train")
+    return make_dataset(tmp_path_factory.mktemp("data"), clips)
+
+
+@pytest.fixture
+def train(caplog):
+    """``train(*args)`` runs training.train.main here; returns the logged (step, loss) pairs."""
+    handler, threads = signal.getsignal(signal.SIGTERM), torch.get_num_threads()
+    caplog.set_level(logging.INFO, logger="training.train")
+
+    def run(*args):
+        caplog.clear()
+        main([str(a) for a in args])
+        return [r.args[:2] for r in caplog.records if r.msg.startswith("step %d loss")]
+
+    yield run
+    signal.signal(signal.SIGTERM, handler)
+    torch.set_num_threads(threads)
+
+
+def test_the_paper_schedule_halves_the_rate_every_8k_steps_after_24k():
+    args = parse_args(["--data", "d", "--out", "o"])
+    assert [lr_factor(s, args) for s in (0, 23_999, 24_000, 31_999, 32_000, 40_000)] == \
+        [1.0, 1.0, 0.5, 0.5, 0.25, 0.125]
+
+
+def test_a_short_run_lowers_the_loss(data, tmp_path, train, caplog):
+    losses = train("--data", data, "--out", tmp_path, *TINY, "--batch", "4", "--crop", "32", "--amp", "off",
+                   "--iters", "60", "--log-every", "10", "--val-every", "30", "--val-samples", "2")
+    assert [step for step, _ in losses] == [10, 20, 30, 40, 50, 60]
+    assert losses[-1][1] < losses[0][1] / 5
+    assert any("validation" in r.getMessage() for r in caplog.records)
+
+
+def test_a_checkpoint_holds_weights_optimizer_schedule_and_config(data, tmp_path, train):
+    train("--data", data, "--out", tmp_path, *TINY, "--amp", "off", "--iters", "6", "--ckpt-every", "2",
+          "--val-every", "0")
+    assert sorted(p.name for p in tmp_path.glob("step-*")) == ["step-0000004", "step-0000006"]  # two kept
+    assert (tmp_path / "latest").read_text() == "step-0000006"
+    checkpoint = tmp_path / "step-0000006"
+    state = torch.load(checkpoint / "state.pt", weights_only=True)
+    assert state["step"] == 6 and state["scheduler"]["last_epoch"] == 6 and "rng" in state
+    assert state["optimizer"]["state"][0]["step"] == 6
+    config = json.loads((checkpoint / "config.json").read_text())
+    assert config["model"] == {"name": "DBN", "width": 4, "head": "residual"} and config["args"]["iters"] == 6
+    model = load_model(checkpoint)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in load_file(checkpoint / "model.safetensors").items())
+
+
+def test_resuming_gives_the_same_weights_as_an_uninterrupted_run(data, tmp_path, train):
+    common = ["--data", data, *TINY, "--ckpt-every", "3", "--val-every", "0"]  # default amp: bf16 on the CPU
+    straight = train(*common, "--out", tmp_path / "a", "--iters", "6")
+    first = train(*common, "--out", tmp_path / "b", "--iters", "3")
+    second = train(*common, "--out", tmp_path / "b", "--iters", "6", "--resume")
+    assert first + second == straight
+    a = load_file(tmp_path / "a" / "step-0000006" / "model.safetensors")
+    b = load_file(tmp_path / "b" / "step-0000006" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_refuses_a_different_architecture(data, tmp_path, train):
+    train("--data", data, "--out", tmp_path, *TINY, "--amp", "off", "--iters", "1", "--val-every", "0")
+    with pytest.raises(SystemExit, match="pass the same --width/--head to resume"):
+        train("--data", data, "--out", tmp_path, *TINY, "--width", "8", "--iters", "2", "--resume")
+
+
+def test_two_gloo_processes_train_together_on_the_cpu(data, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "training.train", "--data", str(data), "--out", str(tmp_path), *TINY, "--amp", "off",
+         "--iters", "4", "--val-every", "0", "--device", "cpu"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "latest").read_text() == "step-0000004"
+    weights = load_file(tmp_path / "step-0000004" / "model.safetensors")
+    assert all(torch.isfinite(v.float()).all() for v in weights.values())
+    assert weights["F6_2.bn.weight"].abs().sum() > 0  # trained away from the identity initialisation
+
+
+def test_a_time_limit_stops_early_with_a_checkpoint_to_resume_from(data, tmp_path, train, caplog):
+    train("--data", data, "--out", tmp_path, *TINY, "--amp", "off", "--iters", "1000", "--ckpt-every", "1000",
+          "--val-every", "0", "--time-limit", "1e-9")
+    assert (tmp_path / "latest").read_text() == "step-0000001"  # one step, then the deadline had passed
+    assert torch.load(tmp_path / "step-0000001" / "state.pt", weights_only=True)["step"] == 1
+    assert any("continue with --resume" in r.getMessage() for r in caplog.records)

@@ -1,0 +1,93 @@
+"""Frames from a video file or a folder of images, for the synthesis modules.
+
+A source never raises on bad media: an unreadable file or frame is logged and yields ``None``, a
+break, so the clip being built ends there and synthesis goes on. A change of frame size is a
+break too. Frames are uint8 RGB H x W x 3, optionally downscaled so the longer side is at most
+``max_side``.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+
+
+def natural_key(path: Path) -> list:
+    """Sort key that puts ``frame2`` before ``frame10``."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files of ``folder`` in natural order (hidden files and other suffixes left out)."""
+    files = [p for p in Path(folder).iterdir()
+             if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()]
+    return sorted(files, key=natural_key)
+
+
+def downscale(frame: np.ndarray, max_side: int | None) -> np.ndarray:
+    """``frame`` shrunk (area filter) so its longer side is at most ``max_side``; never enlarged."""
+    h, w = frame.shape[:2]
+    if not max_side or max(h, w) <= max_side:
+        return frame
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def read_image(path: Path, max_side: int | None = None) -> np.ndarray | None:
+    """One image as uint8 RGB, or None (logged) when it cannot be decoded."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        log.warning("skipping unreadable image %s", path)
+        return None
+    return downscale(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), max_side)
+
+
+def _video_frames(path: Path, max_side: int | None) -> Iterator[np.ndarray | None]:
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as e:
+        log.warning("skipping unreadable video %s: %s", path, e)
+        yield None
+        return
+    with container:
+        if not container.streams.video:
+            log.warning("skipping %s: it has no video stream", path)
+            yield None
+            return
+        stream = container.streams.video[0]
+        for packet in container.demux(stream):
+            try:
+                decoded = packet.decode()
+            except av.error.FFmpegError as e:  # a corrupt packet: the frames around it are still good
+                log.warning("%s: undecodable packet at %s: %s", path, packet.pts, e)
+                yield None
+                continue
+            for frame in decoded:
+                yield downscale(frame.to_ndarray(format="rgb24"), max_side)
+
+
+def frames(source: Path, max_side: int | None = None) -> Iterator[np.ndarray | None]:
+    """Every frame of a video, or of a folder of images in natural order; ``None`` marks a break."""
+    source = Path(source)
+    if source.is_dir():
+        raw = (read_image(p, max_side) for p in image_files(source))
+    else:
+        raw = _video_frames(source, max_side)
+    shape = None
+    for frame in raw:
+        if frame is not None and shape is not None and frame.shape != shape:
+            log.warning("%s: frame size changes from %s to %s; a new clip starts", source, shape, frame.shape)
+            yield None
+        shape = frame.shape if frame is not None else shape
+        yield frame

@@ -1,0 +1,223 @@
+"""Measure a model on dataset clips through ONNX Runtime, the way the plugin runs it.
+
+``python -m training.evaluate MODEL DATASET_DIR... --out DIR``: for every frame of every clip of a
+split, the model sees the five blurry frames around it (clip ends repeated, reflect-padded to a
+multiple of 8 and cropped back) and its output is compared with the sharp frame, as is the blurry
+centre frame itself. Writes ``frames.csv``, ``clips.csv``, ``summary.json``, ``report.md`` and
+``gain_vs_input.png`` (PSNR gain over input PSNR, the article's Fig. 4/5): a deblurrer should gain
+on blurry frames and leave sharp ones (input PSNR >= 35 dB) alone.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from tqdm import tqdm
+
+from training.data.dataset import window
+from vs_dvd.network import MULTIPLE
+
+log = logging.getLogger(__name__)
+
+SHARP_PSNR = 35.0  # input PSNR from which a frame counts as already sharp
+PSNR_CAP = 100.0  # identical frames: PSNR is infinite, counted as this
+METRICS = ("input_psnr", "output_psnr", "gain", "input_ssim", "output_ssim")
+
+
+def load_model_bytes(model: Path | str | bytes) -> tuple[bytes, str]:
+    """(ONNX bytes, description) for an ONNX file, or a checkpoint exported in memory."""
+    if isinstance(model, bytes):
+        return model, "in-memory ONNX"
+    path = Path(model)
+    if path.is_file():
+        return path.read_bytes(), str(path)
+    from training.export import load_checkpoint, onnx_bytes
+
+    net, checkpoint, _ = load_checkpoint(path)
+    return onnx_bytes(net), f"{checkpoint} (exported in memory)"
+
+
+def clips_of(datasets: list[Path], split: str | None) -> list[tuple[Path, str]]:
+    """(dataset, clip name) of every clip in ``split`` (None: all), in manifest order."""
+    found = []
+    for root in map(Path, datasets):
+        manifest_file = root / "manifest.json"
+        if not manifest_file.is_file():
+            raise ValueError(f"{root} has no manifest.json: pass a dataset folder written by training.data.*")
+        manifest = json.loads(manifest_file.read_text())
+        found += [(root, name) for name, meta in manifest["clips"].items()
+                  if split is None or meta.get("split", "train") == split]
+    if not found:
+        raise ValueError(f"no {split!r} clips in {', '.join(map(str, datasets))}; pass --split train, or "
+                         "datasets that hold that split")
+    return found
+
+
+def pad_to_multiple(x: np.ndarray, multiple: int = MULTIPLE) -> np.ndarray:
+    """N x C x H x W reflect-padded at the bottom and right to multiples of ``multiple``."""
+    h, w = x.shape[-2:]
+    return np.pad(x, ((0, 0), (0, 0), (0, -h % multiple), (0, -w % multiple)), mode="reflect")
+
+
+def psnr(reference: np.ndarray, image: np.ndarray) -> float:
+    with np.errstate(divide="ignore"):
+        return min(float(peak_signal_noise_ratio(reference, image, data_range=1.0)), PSNR_CAP)
+
+
+def ssim(reference: np.ndarray, image: np.ndarray) -> float:
+    return float(structural_similarity(reference, image, channel_axis=-1, data_range=1.0))
+
+
+def _frame_rows(session, input_name: str, blurry: np.ndarray, sharp: np.ndarray, batch: int,
+                count: int, bar) -> list[dict]:
+    """Metrics of the first ``count`` frames of one clip (T x H x W x 3 uint8 arrays)."""
+    t, h, w = sharp.shape[:3]
+    rows = []
+    for start in range(0, count, batch):
+        ks = range(start, min(start + batch, count))
+        x = np.stack([np.concatenate([blurry[j] for j in window(k, t)], axis=-1) for k in ks])
+        x = pad_to_multiple(x.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
+        out = session.run(None, {input_name: x})[0][:, :, :h, :w].transpose(0, 2, 3, 1)
+        for k, y in zip(ks, out):
+            target = sharp[k].astype(np.float64) / 255.0
+            centre = blurry[k].astype(np.float64) / 255.0
+            y = np.clip(y.astype(np.float64), 0.0, 1.0)
+            row = {"frame": k, "input_psnr": psnr(target, centre), "output_psnr": psnr(target, y),
+                   "input_ssim": ssim(target, centre), "output_ssim": ssim(target, y)}
+            row["gain"] = row["output_psnr"] - row["input_psnr"]
+            rows.append(row)
+        bar.update(len(ks))
+    return rows
+
+
+def _means(rows: list[dict]) -> dict:
+    return {m: float(np.mean([r[m] for r in rows])) for m in METRICS}
+
+
+def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | None = "val",
+                  out: Path | None = None, batch: int = 4, providers: list[str] | None = None,
+                  limit: int | None = None) -> dict:
+    """PSNR/SSIM of input and output vs sharp, per clip and overall; writes the report to ``out`` if given.
+
+    ``model`` is an ONNX file (or its bytes) or a checkpoint; ``limit`` evaluates at most that many
+    frames per clip. Returns the summary, with per-clip means under ``"clips"``.
+    """
+    import onnxruntime as ort
+
+    data, description = load_model_bytes(model)
+    session = ort.InferenceSession(data, providers=providers or ["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    clips = clips_of(datasets, split)
+    arrays = {}
+    for root, name in clips:
+        arrays[root, name] = (np.load(root / name / "blurry.npy", mmap_mode="r"),
+                              np.load(root / name / "sharp.npy", mmap_mode="r"))
+    counts = {key: min(len(s), limit) if limit else len(s) for key, (_, s) in arrays.items()}
+    frames, per_clip = [], []
+    with tqdm(total=sum(counts.values()), desc="evaluate", unit="frame") as bar:
+        for (root, name), (blurry, sharp) in arrays.items():
+            rows = _frame_rows(session, input_name, blurry, sharp, batch, counts[root, name], bar)
+            frames += [{"dataset": str(root), "clip": name, **r} for r in rows]
+            per_clip.append({"dataset": str(root), "clip": name, "frames": len(rows), **_means(rows)})
+    sharp_frames = [r for r in frames if r["input_psnr"] >= SHARP_PSNR]
+    summary = {
+        "model": description, "sha256": hashlib.sha256(data).hexdigest(), "split": split,
+        "clips_evaluated": len(per_clip), "frames": len(frames), **_means(frames),
+        "sharp_input_frames": len(sharp_frames),
+        "gain_on_sharp_input": float(np.mean([r["gain"] for r in sharp_frames])) if sharp_frames else None,
+        "clips": per_clip,
+    }
+    if out is not None:
+        write_report(Path(out), summary, frames)
+    return summary
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot_gain(path: Path, frames: list[dict]) -> None:
+    """Per-frame PSNR gain against input PSNR over the whole range."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [r["input_psnr"] for r in frames]
+    y = [r["gain"] for r in frames]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.scatter(x, y, s=6, alpha=0.5)
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.axvline(SHARP_PSNR, color="grey", linestyle="--", linewidth=0.8, label=f"sharp input (>= {SHARP_PSNR:g} dB)")
+    ax.set_xlim(min(x, default=20.0) - 1, max(max(x, default=0.0) + 1, SHARP_PSNR + 10))  # always show sharp input
+    ax.set_xlabel("input PSNR (dB)")
+    ax.set_ylabel("PSNR gain of the output (dB)")
+    ax.set_title("Gain vs input quality, per frame")
+    ax.legend(loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(out: Path, summary: dict, frames: list[dict]) -> None:
+    """frames.csv, clips.csv, summary.json, report.md and gain_vs_input.png in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(out / "frames.csv", frames)
+    _write_csv(out / "clips.csv", summary["clips"])
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot_gain(out / "gain_vs_input.png", frames)
+    sharp = summary["gain_on_sharp_input"]
+    lines = [f"# Evaluation of {summary['model']}", "",
+             f"sha256 `{summary['sha256'][:12]}`, split `{summary['split']}`: {summary['frames']} frames in "
+             f"{summary['clips_evaluated']} clips.", "",
+             "| | PSNR (dB) | SSIM |", "|---|---|---|",
+             f"| input (blurry centre frame) | {summary['input_psnr']:.2f} | {summary['input_ssim']:.4f} |",
+             f"| output | {summary['output_psnr']:.2f} | {summary['output_ssim']:.4f} |", "",
+             f"Mean gain: **{summary['gain']:+.2f} dB**. On the {summary['sharp_input_frames']} frames whose "
+             f"input is already sharp (>= {SHARP_PSNR:g} dB): "
+             + (f"{sharp:+.2f} dB." if sharp is not None else "none."), "",
+             "![gain vs input PSNR](gain_vs_input.png)", "",
+             "| dataset | clip | frames | input PSNR | output PSNR | gain | input SSIM | output SSIM |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {Path(c['dataset']).name} | {c['clip']} | {c['frames']} | {c['input_psnr']:.2f} | "
+              f"{c['output_psnr']:.2f} | {c['gain']:+.2f} | {c['input_ssim']:.4f} | {c['output_ssim']:.4f} |"
+              for c in summary["clips"]]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.evaluate",
+        description="PSNR/SSIM of a model's output and of its blurry input against the sharp frames of dataset "
+                    "clips, through ONNX Runtime.")
+    parser.add_argument("model", type=Path, help="an .onnx file, a step-NNNNNNN checkpoint or a training --out folder")
+    parser.add_argument("datasets", type=Path, nargs="+", metavar="DATASET_DIR", help="dataset folders (training.data.*)")
+    parser.add_argument("--split", default="val", help="clips of this split (default %(default)s; 'all' for every clip)")
+    parser.add_argument("--out", type=Path, help="folder for report.md, CSVs, summary.json and gain_vs_input.png")
+    parser.add_argument("--limit", type=int, help="at most this many frames per clip")
+    parser.add_argument("--batch", type=int, default=4, help="frames per ONNX Runtime call (default %(default)s)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        summary = evaluate_onnx(args.model, args.datasets, None if args.split == "all" else args.split, args.out,
+                                args.batch, limit=args.limit)
+    except ValueError as e:
+        parser.error(str(e))
+    sharp = summary["gain_on_sharp_input"]
+    print(f"{summary['frames']} frames: input {summary['input_psnr']:.2f} dB / SSIM {summary['input_ssim']:.4f}, "
+          f"output {summary['output_psnr']:.2f} dB / SSIM {summary['output_ssim']:.4f}, gain {summary['gain']:+.2f} dB"
+          + (f"; on sharp input {sharp:+.2f} dB" if sharp is not None else ""))
+    if args.out:
+        print(f"report: {args.out / 'report.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Export a trained DBN to ONNX plus the JSON sidecar that ``vs_dvd`` reads.
+
+``python -m training.export CHECKPOINT -o model.onnx`` folds BatchNorm, exports with dynamic
+N/H/W, checks ONNX Runtime against PyTorch on random frames and writes nothing unless they agree.
+Every ``<Layer>.conv.weight`` / ``.bias`` is a named initializer, so a PyTorch runtime can rebuild
+the folded network from the file alone; ``--fp16-weights`` stores them as float16 behind Cast
+nodes (half the file, same names), for large models.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+from vs_dvd.network import DBN, FRAMES, MULTIPLE, fold_batchnorm
+
+INPUT_NAME = "frames"
+OUTPUT_NAME = "sharp"
+OPSET = 17
+FP16_MAX = float(np.finfo(np.float16).max)
+TOLERANCE = {False: 1e-4, True: 2e-3}  # max abs error on [0, 1] output, by fp16_weights
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so a crash leaves no torn file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sidecar_path(onnx_path: Path) -> Path:
+    """``model.onnx`` -> ``model.json``."""
+    return Path(onnx_path).with_suffix(".json")
+
+
+def _unshare_initializers(graph: onnx.GraphProto) -> None:
+    """Give every layer its own named initializer.
+
+    The exporter stores equal tensors once and aliases the rest through Identity nodes (all-zero
+    biases of an untrained model, say); the contract promises ``<Layer>.conv.bias`` by name.
+    """
+    initializers = {init.name: init for init in graph.initializer}
+    kept = []
+    for node in graph.node:
+        if node.op_type == "Identity" and node.input[0] in initializers:
+            copy = onnx.TensorProto()
+            copy.CopyFrom(initializers[node.input[0]])
+            copy.name = node.output[0]
+            graph.initializer.append(copy)
+        else:
+            kept.append(node)
+    del graph.node[:]
+    graph.node.extend(kept)
+
+
+def _fp16_initializers(graph: onnx.GraphProto) -> None:
+    """Store float initializers as float16, each cast back to float by a Cast node, names unchanged."""
+    casts, renamed = [], {}
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        half = numpy_helper.to_array(init).astype(np.float32)
+        if np.abs(half).max(initial=0.0) > FP16_MAX:
+            raise ValueError(f"weight {init.name} exceeds the float16 range (|w| > {FP16_MAX:.0f}); "
+                             "export without --fp16-weights")
+        cast_name = f"{init.name}_float"
+        casts.append(helper.make_node("Cast", [init.name], [cast_name], to=TensorProto.FLOAT,
+                                      name=f"{init.name}_cast"))
+        renamed[init.name] = cast_name
+        init.CopyFrom(numpy_helper.from_array(half.astype(np.float16), init.name))
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in renamed:
+                node.input[i] = renamed[name]
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def onnx_bytes(model: DBN, *, fp16_weights: bool = False) -> bytes:
+    """The serialised ONNX graph of ``model`` with BatchNorm folded (the file's contents, unchecked)."""
+    folded = fold_batchnorm(model) if any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) \
+        else model.eval()
+    folded = folded.float().cpu()
+    dummy = torch.rand(1, 3 * FRAMES, 2 * MULTIPLE, 2 * MULTIPLE)
+    axes = {0: "N", 2: "H", 3: "W"}
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
+        torch.onnx.export(folded, (dummy,), buffer, dynamo=False, opset_version=OPSET,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                          dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes}, do_constant_folding=True)
+    proto = onnx.load_from_string(buffer.getvalue())
+    _unshare_initializers(proto.graph)
+    if fp16_weights:
+        _fp16_initializers(proto.graph)
+    onnx.checker.check_model(proto)
+    return proto.SerializeToString()
+
+
+@torch.no_grad()
+def parity_error(model: DBN, data: bytes, size: tuple[int, int] = (64, 96), seed: int = 0) -> float:
+    """Max abs difference between ONNX Runtime on ``data`` and PyTorch on ``model`` (eval), random frames."""
+    import onnxruntime as ort
+
+    frames = torch.rand(2, 3 * FRAMES, *size, generator=torch.Generator().manual_seed(seed))
+    was_training = model.training
+    expected = model.eval().float().cpu()(frames).numpy()
+    model.train(was_training)
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    got = session.run([OUTPUT_NAME], {INPUT_NAME: frames.numpy()})[0]
+    return float(np.abs(got - expected).max())
+
+
+def export_onnx(model: DBN, path: Path, metadata: dict | None = None, *, fp16_weights: bool = False,
+                tolerance: float | None = None, check_size: tuple[int, int] = (64, 96)) -> dict:
+    """Write ``path`` and its sidecar after checking ONNX Runtime against PyTorch; returns the sidecar.
+
+    Raises ValueError, writing nothing, when the max abs error exceeds ``tolerance`` (default 1e-4,
+    2e-3 with ``fp16_weights``). ``metadata`` (provenance, ``placeholder``) is merged into the sidecar.
+    """
+    if any(s % MULTIPLE for s in check_size):
+        raise ValueError(f"check size {check_size[0]}x{check_size[1]}: height and width must be multiples "
+                         f"of {MULTIPLE}")
+    limit = TOLERANCE[fp16_weights] if tolerance is None else tolerance
+    data = onnx_bytes(model, fp16_weights=fp16_weights)
+    error = parity_error(model, data, check_size)
+    if not error <= limit:  # NaN fails too
+        raise ValueError(f"{path}: ONNX Runtime differs from PyTorch by {error:.3g} (max abs), above the "
+                         f"tolerance {limit:g}; nothing written. Check the model's weights for NaN or "
+                         "huge values, or raise --tolerance if the difference is acceptable")
+    extra = dict(metadata or {})
+    sidecar = {
+        "format": 1,
+        "architecture": model.config.to_dict(),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "frames": FRAMES,
+        "multiple": MULTIPLE,
+        "input": INPUT_NAME,
+        "output": OUTPUT_NAME,
+        "weights": "float16" if fp16_weights else "float32",
+        "placeholder": bool(extra.pop("placeholder", False)),
+        "parity_max_abs_error": error,
+    }
+    clash = sorted(set(extra) & set(sidecar))
+    if clash:
+        raise ValueError(f"metadata keys {clash} are computed by export_onnx; leave them out")
+    sidecar.update(extra)
+    atomic_write_bytes(path, data)
+    atomic_write_bytes(sidecar_path(path), (json.dumps(sidecar, indent=2) + "\n").encode())
+    return sidecar
+
+
+def resolve_checkpoint(path: Path) -> Path:
+    """A ``step-NNNNNNN`` folder as given, or the newest one of a training ``--out`` folder."""
+    from training.train import latest_checkpoint
+
+    path = Path(path)
+    if (path / "config.json").is_file() and (path / "model.safetensors").is_file():
+        return path
+    latest = latest_checkpoint(path) if path.is_dir() else None
+    if latest is None or not latest.is_dir():
+        raise ValueError(f"{path} is neither a checkpoint folder (step-NNNNNNN with model.safetensors and "
+                         "config.json) nor a training --out folder with a 'latest' checkpoint; pass one of those")
+    return latest
+
+
+def load_checkpoint(path: Path) -> tuple[DBN, Path, dict]:
+    """(model, checkpoint folder, its training args) for a checkpoint or training --out folder."""
+    from training.train import load_model
+
+    checkpoint = resolve_checkpoint(path)
+    args = json.loads((checkpoint / "config.json").read_text()).get("args", {})
+    return load_model(checkpoint).eval(), checkpoint, args
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HxW, e.g. 64x96") from None
+    return h, w
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.export",
+        description="Export a training checkpoint to ONNX plus the JSON sidecar vs_dvd reads, after checking "
+                    "ONNX Runtime against PyTorch.")
+    parser.add_argument("checkpoint", type=Path, help="a step-NNNNNNN folder, or a training --out folder (its latest)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
+    parser.add_argument("--fp16-weights", action="store_true",
+                        help="store weights as float16 behind Cast nodes: half the file, computed in float32")
+    parser.add_argument("--tolerance", type=float, default=None,
+                        help="max abs ONNX Runtime vs PyTorch error allowed (default 1e-4, 2e-3 with --fp16-weights)")
+    parser.add_argument("--check-size", type=_size, default=(64, 96), metavar="HxW",
+                        help="frame size of the parity check (default 64x96)")
+    args = parser.parse_args(argv)
+    try:
+        model, checkpoint, training_args = load_checkpoint(args.checkpoint)
+        sidecar = export_onnx(model, args.output, {"checkpoint": checkpoint.name, "training": training_args},
+                              fp16_weights=args.fp16_weights, tolerance=args.tolerance, check_size=args.check_size)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(f"max abs error ONNX Runtime vs PyTorch: {sidecar['parity_max_abs_error']:.3g}")
+    print(f"wrote {args.output} and {sidecar_path(args.output)} ({sidecar['weights']} weights, "
+          f"sha256 {sidecar['sha256'][:12]})")
+
+
+if __name__ == "__main__":
+    main()
