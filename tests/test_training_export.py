@@ -126,3 +126,10 @@ def test_the_plugin_accepts_the_export(model, tmp_path):
     export_onnx(model, path)
     info = runtime_model.load(path)
     assert info.architecture == {"name": "DBN", "width": 4, "head": "residual"} and not info.placeholder
+
+
+def test_exporting_leaves_the_callers_model_as_it_was(tmp_path):
+    model = trained_like(DBN(DBNConfig(width=4))).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    export_onnx(model, tmp_path / "m.onnx")
+    assert model.training and all(torch.equal(v, before[k]) for k, v in model.state_dict().items())

@@ -55,3 +55,11 @@ def test_a_corrupt_video_frame_is_a_break_between_good_frames(tmp_path, caplog):
     got = list(frames(video))
     assert [f is None for f in got] == [False] * 4 + [True] + [False] * 4
     assert np.array_equal(got[5], moving_point(9)[5]) and "undecodable" in caplog.text
+
+
+def test_a_video_cut_short_keeps_its_good_frames(tmp_path):
+    video = write_video(tmp_path / "v.nut", moving_point(9))  # NUT: readable up to where it stops
+    data = video.read_bytes()
+    video.write_bytes(data[:len(data) // 2])  # a download or copy that stopped half-way
+    *good, last = frames(video)
+    assert last is None and good and all(np.array_equal(f, moving_point(9)[i]) for i, f in enumerate(good))

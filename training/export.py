@@ -9,6 +9,7 @@ nodes (half the file, same names), for large models.
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import io
 import json
@@ -80,15 +81,15 @@ def _fp16_initializers(graph: onnx.GraphProto) -> None:
     for init in graph.initializer:
         if init.data_type != TensorProto.FLOAT:
             continue
-        half = numpy_helper.to_array(init).astype(np.float32)
-        if np.abs(half).max(initial=0.0) > FP16_MAX:
+        values = numpy_helper.to_array(init)
+        if np.abs(values).max(initial=0.0) > FP16_MAX:
             raise ValueError(f"weight {init.name} exceeds the float16 range (|w| > {FP16_MAX:.0f}); "
                              "export without --fp16-weights")
-        cast_name = f"{init.name}_float"
+        cast_name = f"{init.name}/float"
         casts.append(helper.make_node("Cast", [init.name], [cast_name], to=TensorProto.FLOAT,
-                                      name=f"{init.name}_cast"))
+                                      name=f"{init.name}/cast"))
         renamed[init.name] = cast_name
-        init.CopyFrom(numpy_helper.from_array(half.astype(np.float16), init.name))
+        init.CopyFrom(numpy_helper.from_array(values.astype(np.float16), init.name))
     for node in graph.node:
         for i, name in enumerate(node.input):
             if name in renamed:
@@ -98,12 +99,17 @@ def _fp16_initializers(graph: onnx.GraphProto) -> None:
     graph.node.extend(nodes)
 
 
+def _cpu_copy(model: DBN) -> DBN:
+    """A float32 CPU copy in eval mode: exporting never moves or switches the caller's model."""
+    return copy.deepcopy(model).float().cpu().eval()
+
+
 def onnx_bytes(model: DBN, *, fp16_weights: bool = False) -> bytes:
     """The serialised ONNX graph of ``model`` with BatchNorm folded (the file's contents, unchecked)."""
-    folded = fold_batchnorm(model) if any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) \
-        else model.eval()
-    folded = folded.float().cpu()
-    dummy = torch.rand(1, 3 * FRAMES, 2 * MULTIPLE, 2 * MULTIPLE)
+    folded = _cpu_copy(model)
+    if any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules()):
+        folded = fold_batchnorm(folded)
+    dummy = torch.zeros(1, 3 * FRAMES, 2 * MULTIPLE, 2 * MULTIPLE)  # tracing only; leaves the global RNG alone
     axes = {0: "N", 2: "H", 3: "W"}
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -125,9 +131,7 @@ def parity_error(model: DBN, data: bytes, size: tuple[int, int] = (64, 96), seed
     import onnxruntime as ort
 
     frames = torch.rand(2, 3 * FRAMES, *size, generator=torch.Generator().manual_seed(seed))
-    was_training = model.training
-    expected = model.eval().float().cpu()(frames).numpy()
-    model.train(was_training)
+    expected = _cpu_copy(model)(frames).numpy()
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     got = session.run([OUTPUT_NAME], {INPUT_NAME: frames.numpy()})[0]
     return float(np.abs(got - expected).max())

@@ -65,8 +65,16 @@ def _video_frames(path: Path, max_side: int | None) -> Iterator[np.ndarray | Non
             log.warning("skipping %s: it has no video stream", path)
             yield None
             return
-        stream = container.streams.video[0]
-        for packet in container.demux(stream):
+        packets = container.demux(container.streams.video[0])
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.error.FFmpegError as e:  # a broken container: keep what came before
+                log.warning("%s: unreadable from here on: %s", path, e)
+                yield None
+                return
             try:
                 decoded = packet.decode()
             except av.error.FFmpegError as e:  # a corrupt packet: the frames around it are still good
