@@ -8,24 +8,11 @@ import numpy as np
 import onnx
 import pytest
 import vapoursynth as vs
-from onnx import TensorProto, helper, numpy_helper
+from onnx import numpy_helper
 
-from plugin_helpers import TESTS, assert_same_picture, moving_clip, planes
+from plugin_helpers import TESTS, assert_same_picture, conv_onnx, moving_clip, planes
 
 core = vs.core
-
-
-def conv_onnx(path, stride=1, output_shape=("N", 3, "H", "W")):
-    """A one-convolution model with the plugin's input; ``stride`` 2 halves the frame, which its
-    declared (symbolic) output shape does not show."""
-    weight = np.full((3, 15, 1, 1), 1 / 15, np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["frames", "w"], ["sharp"], strides=[stride, stride])], "conv",
-        [helper.make_tensor_value_info("frames", TensorProto.FLOAT, ["N", 15, "H", "W"])],
-        [helper.make_tensor_value_info("sharp", TensorProto.FLOAT, list(output_shape))],
-        [numpy_helper.from_array(weight, "w")])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
 
 
 def yuv10(**props):
