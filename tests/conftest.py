@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import vapoursynth as vs
 
 from demo.vspipe import VSPIPE, environment
 from plugin_helpers import TESTS, dbn_onnx
@@ -41,3 +42,20 @@ def vspipe(tmp_path_factory) -> Callable[..., subprocess.CompletedProcess]:
                               timeout=300)
 
     return run
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    """A private ``$XDG_CACHE_HOME``, so engine caches never touch the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def vs_warnings():
+    """The VapourSynth warnings logged while the test runs."""
+    messages: list[str] = []
+    handle = vs.core.add_log_handler(lambda kind, text: messages.append(text)
+                                     if kind == vs.MESSAGE_TYPE_WARNING else None)
+    yield messages
+    vs.core.remove_log_handler(handle)

@@ -7,7 +7,6 @@ import threading
 
 import numpy as np
 import pytest
-import vapoursynth as vs
 
 from trt_build import cache_key, load_flavour
 from vs_dvd import model as models
@@ -15,21 +14,6 @@ from vs_dvd.backends import trt
 from trt_helpers import random_dbn_onnx, requires_engine_gpu
 
 SHAPE = (64, 64)
-
-
-@pytest.fixture
-def cache_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
-@pytest.fixture
-def vs_warnings():
-    messages: list[str] = []
-    handle = vs.core.add_log_handler(lambda kind, text: messages.append(text)
-                                     if kind == vs.MESSAGE_TYPE_WARNING else None)
-    yield messages
-    vs.core.remove_log_handler(handle)
 
 
 def test_runtime_version_names_the_installed_flavour():

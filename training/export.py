@@ -13,9 +13,7 @@ import copy
 import hashlib
 import io
 import json
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
+from trt_build.files import atomic_write_bytes  # one atomic writer for engines, models and checkpoints
 from vs_dvd.network import DBN, FRAMES, MULTIPLE, fold_batchnorm
 
 INPUT_NAME = "frames"
@@ -31,23 +30,6 @@ OUTPUT_NAME = "sharp"
 OPSET = 17
 FP16_MAX = float(np.finfo(np.float16).max)
 TOLERANCE = {False: 1e-4, True: 2e-3}  # max abs error on [0, 1] output, by fp16_weights
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so a crash leaves no torn file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def sidecar_path(onnx_path: Path) -> Path:

@@ -32,7 +32,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from training.data.dataset import ClipDataset
-from training.export import atomic_write_bytes
+from trt_build.files import atomic_write_bytes
 from vs_dvd.network import DBN, DBNConfig
 
 log = logging.getLogger("training.train")
