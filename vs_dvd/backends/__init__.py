@@ -75,11 +75,23 @@ def _torch_sees_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def _trt_builds_for(device_id: int) -> bool:
+    """Whether the installed TensorRT flavour can build for GPU ``device_id`` (TensorRT-RTX skips Hopper)."""
+    from trt_build import FlavourError, load_flavour
+    from trt_build.gpu import describe
+
+    try:
+        load_flavour().targets(describe(device_id), None)
+    except FlavourError:
+        return False
+    return True
+
+
 def resolve(backend: str, device_id: int) -> str:
     """The backend to use for ``backend`` ("auto" or a name), checked to be usable on ``device_id``."""
     if backend == "auto":
         gpus = cuda_devices()
-        if gpus and runtime_version("trt"):
+        if gpus and runtime_version("trt") and _trt_builds_for(device_id):
             backend = "trt"
         elif gpus and runtime_version("cuda") and _torch_sees_cuda():
             backend = "cuda"
