@@ -37,20 +37,10 @@ def write_clip(path: Path, size: tuple[int, int] = (72, 80), frames: int = 5) ->
 
 def engine_gpu_missing() -> str | None:
     """Why TensorRT engines cannot run here, or None when a CUDA GPU the installed flavour targets is present."""
-    try:
-        import torch
-    except ImportError:
-        return "torch is not installed"
-    if not torch.cuda.is_available():
-        return "no CUDA GPU: TensorRT engines cannot run here"
-    from trt_build import gpu
-    from trt_build.flavour import FlavourError, load
+    from trt_build import cannot_build_for
+    from trt_build.check import engine_unrunnable
 
-    try:
-        load().targets(gpu.describe(0), None)
-    except FlavourError as e:
-        return str(e)
-    return None
+    return engine_unrunnable() or cannot_build_for(0)
 
 
 def requires_engine_gpu() -> pytest.MarkDecorator:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from .build import KEY_FIELDS, BuildError, build_engine, cache_key, engine_fields, sidecar_path
 from .cache import CachedEngine, ensure_engine
-from .flavour import FlavourError
+from .flavour import FlavourError, cannot_build_for
 from .flavour import load as load_flavour
 from .precision import PRECISIONS
 from .profile import Profile, parse_shape
 
 __all__ = [
     "KEY_FIELDS", "PRECISIONS", "BuildError", "CachedEngine", "FlavourError", "Profile", "build_engine",
-    "cache_key", "engine_fields", "ensure_engine", "load_flavour", "parse_shape", "sidecar_path",
+    "cache_key", "cannot_build_for", "engine_fields", "ensure_engine", "load_flavour", "parse_shape", "sidecar_path",
 ]

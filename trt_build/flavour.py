@@ -102,3 +102,14 @@ def load(name: str | None = None) -> Flavour:
         except ImportError as e:
             missing.append(f"{MODULES[candidate]} ({e})")
     raise FlavourError(f"no TensorRT found (could not import {'; '.join(missing)}); {INSTALL_HELP}")
+
+
+def cannot_build_for(device: int) -> str | None:
+    """Why the installed flavour cannot build for CUDA GPU ``device`` (none installed, Hopper on RTX), else None."""
+    from . import gpu
+
+    try:
+        load().targets(gpu.describe(device), None)
+    except FlavourError as e:
+        return str(e)
+    return None

@@ -63,13 +63,17 @@ def convert(root: Path, out: Path, max_side: int | None = None, names: list[str]
     chosen = {n: found[n] for n in names} if names else found
     skipped = 0
     for name, folder in tqdm(chosen.items(), desc="DVD videos", unit="video"):
-        split = "val" if name in TEST_VIDEOS else "train"
-        meta = {"kind": "dvd", "source": name, "split": split}
+        meta = {"kind": "dvd", "source": name, "split": _split(name)}
         skipped += write_clips(pairs(folder, max_side), _same, out, name, meta, chunk)
     info = {"kind": "dvd", "root": str(root), "max_side": max_side, "chunk": chunk, "skipped_files": skipped,
-            "sources": [{"name": n, "split": "val" if n in TEST_VIDEOS else "train"} for n in chosen]}
+            "sources": [{"name": n, "split": _split(n)} for n in chosen]}
     write_manifest(out, info)
     return info
+
+
+def _split(name: str) -> str:
+    """The authors' test videos are the validation split."""
+    return "val" if name in TEST_VIDEOS else "train"
 
 
 def _same(pair: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -77,14 +77,9 @@ def _torch_sees_cuda() -> bool:
 
 def _trt_builds_for(device_id: int) -> bool:
     """Whether the installed TensorRT flavour can build for GPU ``device_id`` (TensorRT-RTX skips Hopper)."""
-    from trt_build import FlavourError, load_flavour
-    from trt_build.gpu import describe
+    from trt_build import cannot_build_for
 
-    try:
-        load_flavour().targets(describe(device_id), None)
-    except FlavourError:
-        return False
-    return True
+    return cannot_build_for(device_id) is None
 
 
 def resolve(backend: str, device_id: int) -> str:
