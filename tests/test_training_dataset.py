@@ -4,7 +4,7 @@ import pytest
 import torch
 from training_helpers import make_dataset, texture
 
-from training.data.dataset import ClipDataset, has_clip, window, write_clip
+from training.data.dataset import ClipDataset, DeviceBatches, has_clip, window, write_clip
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +58,15 @@ def test_validation_crops_are_centred_and_unaugmented(data):
 def test_a_split_without_clips_is_an_error_that_names_it(data):
     with pytest.raises(ValueError, match="no 'test' clips"):
         ClipDataset([data], "test")
+
+
+def test_batches_cut_on_the_device_are_the_loaders_samples(data):
+    """Same crops, frames, turns and flips; only the area resampling rounds differently (uint8 vs float)."""
+    dataset = ClipDataset([data], "train", crop=16, augment=True, seed=5)
+    x, y = DeviceBatches(dataset, torch.device("cpu"))(list(range(8, 40)))
+    assert x.shape == (32, 15, 16, 16) and y.shape == (32, 3, 16, 16)
+    for row, i in enumerate(range(8, 40)):
+        ex, ey = dataset[i]
+        exact = dataset.plan(i).span == 16
+        assert torch.abs(x[row] - ex).max() <= (1e-6 if exact else 1 / 255), i
+        assert torch.abs(y[row] - ey).max() <= (1e-6 if exact else 1 / 255), i

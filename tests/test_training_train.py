@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 from training_helpers import make_dataset, texture
 
-from training.train import load_model, lr_factor, main, parse_args
+from training.train import load_model, loss_fn, lr_factor, main, parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,6 +57,21 @@ def test_a_short_run_lowers_the_loss(data, tmp_path, train, caplog):
     assert [step for step, _ in losses] == [10, 20, 30, 40, 50, 60]
     assert losses[-1][1] < losses[0][1] / 5
     assert any("validation" in r.getMessage() for r in caplog.records)
+
+
+def test_the_psnr_loss_is_minus_the_mean_psnr_of_the_samples():
+    target = torch.zeros(2, 3, 4, 4)
+    out = torch.stack([torch.full((3, 4, 4), 0.1), torch.full((3, 4, 4), 0.01)])  # 20 dB and 40 dB
+    assert loss_fn(out, target, "psnr").item() == pytest.approx(-30.0, abs=1e-3)
+    assert loss_fn(out, target, "mse").item() == pytest.approx((0.01 + 0.0001) / 2)
+    assert loss_fn(target, target, "psnr").item() == pytest.approx(-80.0)  # exact output: finite, at the floor
+
+
+def test_the_psnr_loss_with_batches_cut_on_the_device_lowers_the_loss(data, tmp_path, train):
+    losses = train("--data", data, "--out", tmp_path, *TINY, "--batch", "4", "--crop", "32", "--amp", "off",
+                   "--iters", "40", "--log-every", "10", "--val-every", "0", "--loss", "psnr",
+                   "--data-on-device")
+    assert losses[-1][1] < losses[0][1] - 3  # dB
 
 
 def test_a_checkpoint_holds_weights_optimizer_schedule_and_config(data, tmp_path, train):

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from training.data.dataset import ClipDataset
+from training.data.dataset import ClipDataset, DeviceBatches
 from trt_build.files import atomic_write_bytes
 from vs_dvd.network import DBN, DBNConfig
 
@@ -50,6 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--iters", type=int, default=80_000)
     p.add_argument("--batch", type=int, default=64, help="per process")
     p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--loss", choices=("mse", "psnr"), default="mse",
+                   help="mse: the paper's; psnr: the mean over samples of -PSNR, which weighs a sample's error "
+                        "against its own scale, so nearly sharp samples count as much as very blurry ones")
+    p.add_argument("--data-on-device", action="store_true",
+                   help="hold the training clips on the GPU and cut batches there (no loader workers)")
     p.add_argument("--lr", type=float, default=0.005)
     p.add_argument("--schedule", choices=("paper", "cosine"), default="paper",
                    help="paper: halve every --lr-every after --lr-start; cosine: warm-up then cosine to 2%% of --lr")
@@ -78,6 +83,15 @@ def lr_factor(step: int, args: argparse.Namespace) -> float:
         return (step + 1) / args.warmup
     progress = min(1.0, (step - args.warmup) / max(1, args.iters - args.warmup))
     return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def loss_fn(out: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """The training loss; ``psnr`` is -PSNR in dB averaged over the batch (the evaluation's mean gain, up to
+    a constant), with a 1e-8 floor on each sample's MSE (80 dB) so exact samples stay finite."""
+    if kind == "mse":
+        return torch.nn.functional.mse_loss(out, target)
+    mse = ((out - target) ** 2).flatten(1).mean(1)
+    return 10.0 * torch.log10(mse + 1e-8).mean()
 
 
 def autocast(device: torch.device, amp: str):
@@ -220,9 +234,13 @@ def main(argv: list[str] | None = None) -> None:
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     train_data = ClipDataset(args.data, "train", args.crop, augment=True, seed=args.seed)
-    loader = DataLoader(train_data, batch_sampler=Batches(step, args.batch, rank, world),
-                        num_workers=args.workers, pin_memory=device.type == "cuda",
-                        persistent_workers=args.workers > 0)
+    if args.data_on_device:
+        cut = DeviceBatches(train_data, device)
+        batches = map(cut, Batches(step, args.batch, rank, world))
+    else:
+        batches = iter(DataLoader(train_data, batch_sampler=Batches(step, args.batch, rank, world),
+                                  num_workers=args.workers, pin_memory=device.type == "cuda",
+                                  persistent_workers=args.workers > 0))
     val_data = None
     if main_process and args.val_every:
         try:
@@ -240,8 +258,7 @@ def main(argv: list[str] | None = None) -> None:
 
     bar = tqdm(total=args.iters, initial=step, disable=not main_process, unit="step", dynamic_ncols=True)
     model.train()
-    t0, loss_sum = time.time(), 0.0
-    batches = iter(loader)
+    t0, loss_sum = time.time(), torch.zeros((), device=device)  # summed on the device: no sync per step
     deadline = time.time() + args.time_limit * 60 if args.time_limit else float("inf")
     while step < args.iters and not stop:
         x, y = next(batches)
@@ -249,23 +266,23 @@ def main(argv: list[str] | None = None) -> None:
         y = y.to(device, non_blocking=True)
         with autocast(device, args.amp):
             out = model(x)
-        loss = torch.nn.functional.mse_loss(out.float(), y)
+        loss = loss_fn(out.float(), y, args.loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
         step += 1
-        loss_sum += loss.item()
+        loss_sum += loss.detach()
         bar.update(1)
         if main_process and step % args.log_every == 0:
             rate = args.log_every / (time.time() - t0)
-            mean = loss_sum / args.log_every
+            mean = loss_sum.item() / args.log_every
             bar.set_postfix(loss=f"{mean:.5f}", lr=f"{sched.get_last_lr()[0]:.2e}", it_s=f"{rate:.2f}")
             writer.add_scalar("train/loss", mean, step)
             writer.add_scalar("train/lr", sched.get_last_lr()[0], step)
             writer.add_scalar("train/steps_per_s", rate, step)
             log.info("step %d loss %.5f lr %.2e %.2f step/s", step, mean, sched.get_last_lr()[0], rate)
-            t0, loss_sum = time.time(), 0.0
+            t0, loss_sum = time.time(), torch.zeros((), device=device)
         if val_data is not None and step % args.val_every == 0:
             v = validate(raw, val_data, args.val_samples, device, args.amp)
             writer.add_scalar("val/psnr_gain", v["gain"], step)

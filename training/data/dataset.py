@@ -11,11 +11,13 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from vs_dvd.network import FRAMES
@@ -66,6 +68,19 @@ def window(k: int, length: int) -> list[int]:
     return [min(max(i, 0), length - 1) for i in range(k - half, k + half + 1)]
 
 
+@dataclass(frozen=True)
+class Crop:
+    """Where sample ``i`` comes from: clip, target frame, square of side ``span`` scaled to the crop
+    size, then ``rot`` quarter turns and an optional horizontal flip."""
+    clip: int
+    frame: int
+    span: int
+    y0: int
+    x0: int
+    rot: int
+    flip: bool
+
+
 class ClipDataset(Dataset):
     """Random training samples: (15 x c x c blurry window, 3 x c x c sharp centre), float32 in [0, 1].
 
@@ -89,16 +104,19 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return 1 << 62  # an endless stream; the training loop decides how many samples it takes
 
-    def _load(self, clip: Path) -> tuple[np.ndarray, np.ndarray]:
-        if clip not in self._arrays:
-            self._arrays[clip] = (np.load(clip / "blurry.npy", mmap_mode="r"),
-                                  np.load(clip / "sharp.npy", mmap_mode="r"))
-        return self._arrays[clip]
+    def load(self, clip: int) -> tuple[np.ndarray, np.ndarray]:
+        """(blurry, sharp) of clip number ``clip``, memory-mapped."""
+        path = self.clips[clip]
+        if path not in self._arrays:
+            self._arrays[path] = (np.load(path / "blurry.npy", mmap_mode="r"),
+                                  np.load(path / "sharp.npy", mmap_mode="r"))
+        return self._arrays[path]
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def plan(self, i: int) -> Crop:
+        """The random choices behind sample ``i``."""
         rng = np.random.default_rng([self.seed, i])
-        blurry, sharp = self._load(self.clips[rng.integers(len(self.clips))])
-        t, h, w = sharp.shape[:3]
+        clip = int(rng.integers(len(self.clips)))
+        t, h, w = self.load(clip)[1].shape[:3]
         k = int(rng.integers(t))
         c = self.crop
         if self.augment:
@@ -108,14 +126,52 @@ class ClipDataset(Dataset):
         span = min(int(np.ceil(c / scale)), h, w)
         y0 = int(rng.integers(h - span + 1)) if self.augment else (h - span) // 2
         x0 = int(rng.integers(w - span + 1)) if self.augment else (w - span) // 2
-        frames = [blurry[j, y0:y0 + span, x0:x0 + span] for j in window(k, t)]
-        frames.append(sharp[k, y0:y0 + span, x0:x0 + span])
+        rot = int(rng.integers(4)) if self.augment else 0
+        flip = bool(rng.random() < 0.5) if self.augment else False
+        return Crop(clip, k, span, y0, x0, rot, flip)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        p = self.plan(i)
+        blurry, sharp = self.load(p.clip)
+        ys, xs = slice(p.y0, p.y0 + p.span), slice(p.x0, p.x0 + p.span)
+        frames = [blurry[j, ys, xs] for j in window(p.frame, len(sharp))]
+        frames.append(sharp[p.frame, ys, xs])
         stack = np.concatenate(frames, axis=-1)  # span x span x 18
-        if span != c:
-            stack = cv2.resize(stack, (c, c), interpolation=cv2.INTER_AREA)
-        if self.augment:
-            stack = np.rot90(stack, int(rng.integers(4)))
-            if rng.random() < 0.5:
-                stack = stack[:, ::-1]
+        if p.span != self.crop:
+            stack = cv2.resize(stack, (self.crop, self.crop), interpolation=cv2.INTER_AREA)
+        stack = np.rot90(stack, p.rot)
+        if p.flip:
+            stack = stack[:, ::-1]
         x = torch.from_numpy(np.ascontiguousarray(stack.transpose(2, 0, 1))).float().div_(255.0)
         return x[:3 * FRAMES], x[3 * FRAMES:]
+
+
+class DeviceBatches:
+    """The batches of ``ClipDataset`` cut on the GPU from clips held there (uint8).
+
+    Same samples as the ``DataLoader`` path (area resampling in float instead of uint8 aside), but no
+    CPU worker in the way: on a GPU the loader, not the network, sets the pace of DBN training.
+    """
+
+    def __init__(self, data: ClipDataset, device: torch.device):
+        self.data, self.device = data, device
+        self.clips = [tuple(torch.from_numpy(np.array(a)).to(device) for a in data.load(n))
+                      for n in range(len(data.clips))]
+
+    def __call__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self.data.crop
+        samples = []
+        for p in map(self.data.plan, indices):
+            blurry, sharp = self.clips[p.clip]
+            ys, xs = slice(p.y0, p.y0 + p.span), slice(p.x0, p.x0 + p.span)
+            frames = blurry[window(p.frame, len(sharp)), ys, xs]  # 5 x span x span x 3
+            stack = torch.cat([frames.permute(0, 3, 1, 2).reshape(3 * FRAMES, p.span, p.span),
+                               sharp[p.frame, ys, xs].permute(2, 0, 1)]).float().div_(255.0)
+            if p.span != c:
+                stack = F.interpolate(stack[None], size=(c, c), mode="area")[0]
+            stack = torch.rot90(stack, p.rot, dims=(1, 2))  # as np.rot90 on H x W x C
+            if p.flip:
+                stack = stack.flip(2)
+            samples.append(stack)
+        batch = torch.stack(samples)
+        return batch[:, :3 * FRAMES], batch[:, 3 * FRAMES:]
