@@ -3,10 +3,11 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 from training_helpers import texture
 
-from training.data.photos import (EXPOSURE, STEP, ShakeConfig, blur_sequence, linear_to_srgb, srgb_to_linear,
-                                  synthesise, synthesise_clip, trajectory)
+from training.data.photos import (EXPOSURE, STEP, ShakeConfig, blur_sequence, linear_to_srgb, main,
+                                  srgb_to_linear, synthesise, synthesise_clip, trajectory)
 
 
 def test_every_8th_virtual_frame_is_sharp_and_the_7_around_it_are_averaged():
@@ -48,3 +49,17 @@ def test_an_unreadable_photo_is_skipped_and_counted(tmp_path):
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert info["skipped_files"] == 1 and sorted(manifest["clips"]) == ["good-0000", "good-0001"]
     assert manifest["clips"]["good-0000"]["frames"] == 2
+
+
+def test_name_gives_one_photos_clips_and_random_draws_another_name(tmp_path):
+    photo = tmp_path / "2560x1440.png"
+    cv2.imwrite(str(photo), texture((96, 96), seed=3))
+    common = ["--clips-per-photo", "1", "--frames", "2", "--size", "64"]
+    main([str(photo), "-o", str(tmp_path / "a"), "--name", "Kite", *common])
+    (tmp_path / "Kite.png").write_bytes(photo.read_bytes())
+    main([str(tmp_path / "Kite.png"), "-o", str(tmp_path / "b"), *common])
+    assert (tmp_path / "a" / "Kite-0000").is_dir()
+    for array in ("blurry.npy", "sharp.npy"):  # as if the file had been called Kite
+        assert np.array_equal(np.load(tmp_path / "a" / "Kite-0000" / array), np.load(tmp_path / "b" / "Kite-0000" / array))
+    with pytest.raises(SystemExit):
+        main([str(photo), str(tmp_path / "Kite.png"), "-o", str(tmp_path / "c"), "--name", "Kite"])

@@ -144,7 +144,7 @@ def synthesise(photos: list[tuple[str, Path, str]], out: Path, clips_per_photo: 
     return info
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Synthesise camera-shake clips from still photographs.")
     parser.add_argument("photos", nargs="*", type=Path,
                         help="image files (default: the corpus of training.corpus, downloaded if needed)")
@@ -159,12 +159,16 @@ def main() -> None:
     parser.add_argument("--split", choices=("train", "val"),
                         help="with PHOTOS: the split to record (default train); without: synthesise only "
                              "the corpus photos of this split (default both)")
+    parser.add_argument("--name", help="with one PHOTO: the name its clips (and their random draws) take "
+                                       "instead of the file's stem, e.g. the corpus name of '2560x1440.jpg'")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.name and len(args.photos) != 1:
+        parser.error("--name needs exactly one PHOTO")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     cfg = ShakeConfig(args.frames, args.size, args.static_share, args.max_speed, not args.gamma_space)
     if args.photos:
-        photos = [(p.stem, p, args.split or "train") for p in args.photos]
+        photos = [(args.name or p.stem, p, args.split or "train") for p in args.photos]
         sources = None
     else:
         from dataclasses import asdict

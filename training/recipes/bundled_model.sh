@@ -10,11 +10,11 @@ mkdir -p "$WORK"
 
 # 1. Data: 30 clips per training photo and 6 per held-out photo (another seed), in parallel.
 $PY -m training.corpus > "$WORK/corpus.json"
-$PY - "$WORK" <<'PY' | xargs -P "$(nproc)" -L 1 sh -c "$PY"' -m training.data.photos "$0" -o "$1" --split "$2" --clips-per-photo "$3" --seed "$4" >/dev/null 2>&1 || echo "synthesis failed: $0"'
+$PY - "$WORK" <<'PY' | xargs -P "$(nproc)" -L 1 sh -c "$PY"' -m training.data.photos "$0" --name "$1" -o "$2" --split "$3" --clips-per-photo "$4" --seed "$5" >/dev/null 2>&1 || echo "synthesis failed: $0"'
 import json, sys
 for p in json.load(open(f"{sys.argv[1]}/corpus.json")):
     n, seed = (30, 0) if p["split"] == "train" else (6, 1)
-    print(p["path"], f"{sys.argv[1]}/data/{p['split']}/{p['name']}", p["split"], n, seed)
+    print(p["path"], p["name"], f"{sys.argv[1]}/data/{p['split']}/{p['name']}", p["split"], n, seed)
 PY
 
 # 2. Train: cosine schedule from lr 4e-3, bf16 autocast, channels_last.
