@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from training_helpers import make_checkpoint, make_dataset, texture
 
-from training.evaluate import evaluate_onnx, main, pad_to_multiple
+from training.evaluate import evaluate_onnx, gain_by_input, main, pad_to_multiple, split_at_sharp
 from training.export import export_onnx
 from vs_dvd.network import DBN, DBNConfig
 
@@ -52,6 +52,17 @@ def test_frames_with_sharp_input_are_summarised_apart(data, identity):
     summary = evaluate_onnx(identity, [data])
     assert summary["sharp_input_frames"] == 3  # c2's three frames
     assert summary["gain_on_sharp_input"] == pytest.approx(0, abs=1e-4)
+    assert summary["blurry_input_frames"] == 3 and summary["gain_on_blurry_input"] == pytest.approx(0, abs=1e-4)
+
+
+def test_gains_are_reported_by_input_psnr_band():
+    frames = [{"input_psnr": p, "gain": g} for p, g in ((20.0, 3.0), (30.0, 1.0), (35.0, 0.5), (50.0, -2.0))]
+    assert gain_by_input(frames) == [
+        {"input_from": 0.0, "input_below": 35.0, "frames": 2, "gain": 2.0},
+        {"input_from": 35.0, "input_below": 45.0, "frames": 1, "gain": 0.5},
+        {"input_from": 45.0, "input_below": None, "frames": 1, "gain": -2.0}]
+    assert split_at_sharp(frames) == {"blurry_input_frames": 2, "gain_on_blurry_input": 2.0,
+                                      "sharp_input_frames": 2, "gain_on_sharp_input": -0.75}
 
 
 def test_a_checkpoint_is_exported_in_memory_and_measures_the_same(data, identity, tmp_path):

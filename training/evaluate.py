@@ -26,6 +26,7 @@ from vs_dvd.network import MULTIPLE
 log = logging.getLogger(__name__)
 
 SHARP_PSNR = 35.0  # input PSNR from which a frame counts as already sharp
+BANDS = (0.0, SHARP_PSNR, 45.0, float("inf"))  # input-PSNR bands of the report's "gain by input" table
 PSNR_CAP = 100.0  # identical frames: PSNR is infinite, counted as this
 METRICS = ("input_psnr", "output_psnr", "gain", "input_ssim", "output_ssim")
 
@@ -100,6 +101,27 @@ def _means(rows: list[dict]) -> dict:
     return {m: float(np.mean([r[m] for r in rows])) for m in METRICS}
 
 
+def split_at_sharp(frames: list[dict]) -> dict:
+    """Frame counts and mean gains below and from ``SHARP_PSNR``: the two quality targets of the bundled model."""
+    out = {}
+    for name, rows in (("blurry", [r for r in frames if r["input_psnr"] < SHARP_PSNR]),
+                       ("sharp", [r for r in frames if r["input_psnr"] >= SHARP_PSNR])):
+        out[f"{name}_input_frames"] = len(rows)
+        out[f"gain_on_{name}_input"] = float(np.mean([r["gain"] for r in rows])) if rows else None
+    return out
+
+
+def gain_by_input(frames: list[dict]) -> list[dict]:
+    """Mean gain per input-PSNR band: a deblurrer must help the blurry frames and leave the sharp ones alone,
+    and the overall mean hides which of the two it does."""
+    bands = []
+    for low, high in zip(BANDS, BANDS[1:]):
+        rows = [r for r in frames if low <= r["input_psnr"] < high]
+        bands.append({"input_from": low, "input_below": high if high != float("inf") else None,
+                      "frames": len(rows), "gain": float(np.mean([r["gain"] for r in rows])) if rows else None})
+    return bands
+
+
 def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | None = "val",
                   out: Path | None = None, batch: int = 4, providers: list[str] | None = None,
                   limit: int | None = None) -> dict:
@@ -125,13 +147,10 @@ def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | 
             rows = _frame_rows(session, input_name, blurry, sharp, batch, counts[root, name], bar)
             frames += [{"dataset": str(root), "clip": name, **r} for r in rows]
             per_clip.append({"dataset": str(root), "clip": name, "frames": len(rows), **_means(rows)})
-    sharp_frames = [r for r in frames if r["input_psnr"] >= SHARP_PSNR]
     summary = {
         "model": description, "sha256": hashlib.sha256(data).hexdigest(), "split": split,
         "clips_evaluated": len(per_clip), "frames": len(frames), **_means(frames),
-        "sharp_input_frames": len(sharp_frames),
-        "gain_on_sharp_input": float(np.mean([r["gain"] for r in sharp_frames])) if sharp_frames else None,
-        "clips": per_clip,
+        **split_at_sharp(frames), "by_input_psnr": gain_by_input(frames), "clips": per_clip,
     }
     if out is not None:
         write_report(Path(out), summary, frames)
@@ -167,6 +186,10 @@ def plot_gain(path: Path, frames: list[dict]) -> None:
     plt.close(fig)
 
 
+def _db(gain: float | None) -> str:
+    return f"{gain:+.2f} dB" if gain is not None else "none"
+
+
 def write_report(out: Path, summary: dict, frames: list[dict]) -> None:
     """frames.csv, clips.csv, summary.json, report.md and gain_vs_input.png in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -174,19 +197,22 @@ def write_report(out: Path, summary: dict, frames: list[dict]) -> None:
     _write_csv(out / "clips.csv", summary["clips"])
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     plot_gain(out / "gain_vs_input.png", frames)
-    sharp = summary["gain_on_sharp_input"]
     lines = [f"# Evaluation of {summary['model']}", "",
              f"sha256 `{summary['sha256'][:12]}`, split `{summary['split']}`: {summary['frames']} frames in "
              f"{summary['clips_evaluated']} clips.", "",
              "| | PSNR (dB) | SSIM |", "|---|---|---|",
              f"| input (blurry centre frame) | {summary['input_psnr']:.2f} | {summary['input_ssim']:.4f} |",
              f"| output | {summary['output_psnr']:.2f} | {summary['output_ssim']:.4f} |", "",
-             f"Mean gain: **{summary['gain']:+.2f} dB**. On the {summary['sharp_input_frames']} frames whose "
-             f"input is already sharp (>= {SHARP_PSNR:g} dB): "
-             + (f"{sharp:+.2f} dB." if sharp is not None else "none."), "",
-             "![gain vs input PSNR](gain_vs_input.png)", "",
-             "| dataset | clip | frames | input PSNR | output PSNR | gain | input SSIM | output SSIM |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"Mean gain: **{summary['gain']:+.2f} dB**; on the {summary['blurry_input_frames']} blurry frames "
+             f"(input < {SHARP_PSNR:g} dB): **{_db(summary['gain_on_blurry_input'])}**; on the "
+             f"{summary['sharp_input_frames']} frames whose input is already sharp (>= {SHARP_PSNR:g} dB): "
+             f"**{_db(summary['gain_on_sharp_input'])}**.", "",
+             "| input PSNR | frames | mean gain |", "|---|---|---|"]
+    lines += [f"| {b['input_from']:g}" + (f"–{b['input_below']:g} dB" if b["input_below"] else " dB and up")
+              + f" | {b['frames']} | {_db(b['gain'])} |" for b in summary["by_input_psnr"]]
+    lines += ["", "![gain vs input PSNR](gain_vs_input.png)", "",
+              "| dataset | clip | frames | input PSNR | output PSNR | gain | input SSIM | output SSIM |",
+              "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {Path(c['dataset']).name} | {c['clip']} | {c['frames']} | {c['input_psnr']:.2f} | "
               f"{c['output_psnr']:.2f} | {c['gain']:+.2f} | {c['input_ssim']:.4f} | {c['output_ssim']:.4f} |"
               for c in summary["clips"]]
@@ -211,10 +237,9 @@ def main(argv: list[str] | None = None) -> None:
                                 args.batch, limit=args.limit)
     except ValueError as e:
         parser.error(str(e))
-    sharp = summary["gain_on_sharp_input"]
     print(f"{summary['frames']} frames: input {summary['input_psnr']:.2f} dB / SSIM {summary['input_ssim']:.4f}, "
-          f"output {summary['output_psnr']:.2f} dB / SSIM {summary['output_ssim']:.4f}, gain {summary['gain']:+.2f} dB"
-          + (f"; on sharp input {sharp:+.2f} dB" if sharp is not None else ""))
+          f"output {summary['output_psnr']:.2f} dB / SSIM {summary['output_ssim']:.4f}, gain {summary['gain']:+.2f} dB; "
+          f"on blurry input {_db(summary['gain_on_blurry_input'])}, on sharp input {_db(summary['gain_on_sharp_input'])}")
     if args.out:
         print(f"report: {args.out / 'report.md'}")
 
