@@ -84,7 +84,8 @@ def test_a_checkpoint_holds_weights_optimizer_schedule_and_config(data, tmp_path
     assert state["step"] == 6 and state["scheduler"]["last_epoch"] == 6 and "rng" in state
     assert state["optimizer"]["state"][0]["step"] == 6
     config = json.loads((checkpoint / "config.json").read_text())
-    assert config["model"] == {"name": "DBN", "width": 4, "head": "residual"} and config["args"]["iters"] == 6
+    assert config["model"] == {"name": "DBN", "width": 4, "head": "residual", "folded": False}
+    assert config["args"]["iters"] == 6
     model = load_model(checkpoint)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in load_file(checkpoint / "model.safetensors").items())
 
@@ -104,6 +105,33 @@ def test_resume_refuses_a_different_architecture(data, tmp_path, train):
     train("--data", data, "--out", tmp_path, *TINY, "--amp", "off", "--iters", "1", "--val-every", "0")
     with pytest.raises(SystemExit, match="pass the same --width/--head to resume"):
         train("--data", data, "--out", tmp_path, *TINY, "--width", "8", "--iters", "2", "--resume")
+
+
+def test_init_fine_tunes_an_exported_model_from_its_own_weights(data, tmp_path, train):
+    """--init, no learning, export: the same network as the model it started from."""
+    from plugin_helpers import dbn_onnx, pattern, run_onnx
+
+    from training.export import export_onnx
+
+    start = dbn_onnx(tmp_path / "start.onnx", width=4)  # random weights and BatchNorm statistics
+    train("--data", data, "--out", tmp_path / "run", "--init", start, *TINY, "--amp", "off", "--iters", "2",
+          "--lr", "0", "--val-every", "0")
+    config = json.loads((tmp_path / "run" / "step-0000002" / "config.json").read_text())
+    assert config["model"] == {"name": "DBN", "width": 4, "head": "residual", "folded": True}
+    export_onnx(load_model(tmp_path / "run" / "step-0000002"), tmp_path / "again.onnx")
+    frames = [pattern(n, 16, 24) for n in range(5)]
+    assert np.abs(run_onnx(tmp_path / "again.onnx", frames) - run_onnx(start, frames)).max() <= 1e-5
+    with pytest.raises(SystemExit, match="resume with the same --init"):
+        train("--data", data, "--out", tmp_path / "run", *TINY, "--iters", "3", "--resume")
+
+
+def test_init_refuses_what_is_not_an_exported_dbn(data, tmp_path, train):
+    with pytest.raises(SystemExit, match="--init .*missing.onnx is not a file"):
+        train("--data", data, "--out", tmp_path / "a", "--init", tmp_path / "missing.onnx", *TINY)
+    from plugin_helpers import conv_onnx
+    with pytest.raises(SystemExit, match="training --init rebuilds the network from the model's sidecar, but "
+                                         "model .* has none; train from scratch without --init"):
+        train("--data", data, "--out", tmp_path / "b", "--init", conv_onnx(tmp_path / "conv.onnx"), *TINY)
 
 
 def test_two_gloo_processes_train_together_on_the_cpu(data, tmp_path):

@@ -45,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, nargs="+", required=True, help="dataset folders (training.data.*)")
     p.add_argument("--out", type=Path, required=True, help="checkpoint folder (keep it outside the repo)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    p.add_argument("--init", type=Path, metavar="MODEL.onnx",
+                   help="fine-tune an exported DBN (e.g. vs_dvd/data/dbn.onnx): start from its weights, with "
+                        "BatchNorm folded as exported; its sidecar sets --width and --head")
     p.add_argument("--width", type=int, default=64, help="channels of the first stage (paper: 64)")
     p.add_argument("--head", choices=("residual", "sigmoid"), default="residual")
     p.add_argument("--iters", type=int, default=80_000)
@@ -125,6 +128,25 @@ def latest_checkpoint(out: Path) -> Path | None:
     return out / pointer.read_text().strip() if pointer.is_file() else None
 
 
+def initial_model(args: argparse.Namespace) -> DBN:
+    """A new DBN, or with ``--init`` the folded DBN of an exported model (``args`` then takes its width and head)."""
+    if args.init is None:
+        return DBN(DBNConfig(width=args.width, head=args.head))
+    import vapoursynth as vs
+
+    from vs_dvd import model as models
+    from vs_dvd.backends.cuda import load_dbn
+
+    if not args.init.is_file():
+        raise SystemExit(f"error: --init {args.init} is not a file; pass an .onnx model exported by training.export")
+    try:
+        model = load_dbn(models.load(args.init), who="training --init", instead="train from scratch without --init")
+    except vs.Error as e:
+        raise SystemExit(f"error: {e}") from None
+    args.width, args.head = model.config.width, model.config.head
+    return model
+
+
 def save_checkpoint(out: Path, model: DBN, opt, sched, step: int, args: argparse.Namespace) -> Path:
     """Write ``step-NNNNNNN`` atomically, point ``latest`` at it and prune old ones."""
     final = out / f"step-{step:07d}"
@@ -137,7 +159,7 @@ def save_checkpoint(out: Path, model: DBN, opt, sched, step: int, args: argparse
             rng["cuda"] = torch.cuda.get_rng_state_all()
         torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step, "rng": rng},
                    tmp / "state.pt")
-        config = {"model": model.config.to_dict(),
+        config = {"model": {**model.config.to_dict(), "folded": model.folded},
                   "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
         (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
         for f in tmp.iterdir():
@@ -159,7 +181,7 @@ def save_checkpoint(out: Path, model: DBN, opt, sched, step: int, args: argparse
 def load_model(checkpoint: Path) -> DBN:
     """A DBN with a checkpoint's weights (safetensors only: nothing is unpickled)."""
     config = json.loads((checkpoint / "config.json").read_text())["model"]
-    model = DBN(DBNConfig(width=config["width"], head=config["head"]))
+    model = DBN(DBNConfig(width=config["width"], head=config["head"]), folded=config.get("folded", False))
     model.load_state_dict(load_file(checkpoint / "model.safetensors"))
     return model
 
@@ -208,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.manual_seed(args.seed)
     # channels_last: the layout oneDNN and cuDNN convolve fastest.
-    model = DBN(DBNConfig(width=args.width, head=args.head)).to(device, memory_format=torch.channels_last)
+    model = initial_model(args).train().to(device, memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, args))
     step = 0
@@ -220,6 +242,9 @@ def main(argv: list[str] | None = None) -> None:
         if (config["width"], config["head"]) != (args.width, args.head):
             raise SystemExit(f"error: {resume_from} is width {config['width']} / head {config['head']}; "
                              f"pass the same --width/--head to resume, or use a new --out")
+        if config.get("folded", False) != model.folded:
+            raise SystemExit(f"error: {resume_from} was {'' if config.get('folded') else 'not '}started with --init; "
+                             "resume with the same --init, or use a new --out")
         model.load_state_dict(load_file(resume_from / "model.safetensors"))
         state = torch.load(resume_from / "state.pt", weights_only=True, map_location="cpu")
         opt.load_state_dict(state["optimizer"])

@@ -89,7 +89,7 @@ class DBN(nn.Module):
 
     def __init__(self, config: DBNConfig = DBNConfig(), folded: bool = False):
         super().__init__()
-        self.config = config
+        self.config, self.folded = config, folded
         for name, cin, cout, k, s, up, relu in _layer_table(config.width):
             self.add_module(name, Block(cin, cout, k, s, up, relu, folded))
         if config.head == "residual" and not folded:

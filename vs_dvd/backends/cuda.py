@@ -43,27 +43,29 @@ def _weights(path) -> dict[str, np.ndarray]:
     return tensors
 
 
-def load_dbn(model):
-    """The folded DBN that ``model`` (a checked ``vs_dvd.model.ModelInfo``) holds, float32 on the CPU, in eval mode."""
+def load_dbn(model, who: str = "dvd.Deblur: backend='cuda'", instead: str = OTHER_BACKENDS):
+    """The folded DBN that ``model`` (a checked ``vs_dvd.model.ModelInfo``) holds, float32 on the CPU, in eval mode.
+
+    ``who`` and ``instead`` word the errors for the caller (training's ``--init`` shares this)."""
     import torch
 
     from ..network import DBN, DBNConfig
 
     architecture = model.architecture
     if architecture is None:
-        raise vs.Error(f"dvd.Deblur: backend='cuda' rebuilds the network from the model's sidecar, but "
-                       f"model {model.path} has none; {OTHER_BACKENDS}, or export the model with "
+        raise vs.Error(f"{who} rebuilds the network from the model's sidecar, but "
+                       f"model {model.path} has none; {instead}, or export the model with "
                        "training/export.py, which writes the sidecar")
     if architecture.get("name") != "DBN":
-        raise vs.Error(f"dvd.Deblur: backend='cuda' runs DBN models only, and model {model.path} is a "
-                       f"{architecture.get('name')!r} according to its sidecar; {OTHER_BACKENDS}")
+        raise vs.Error(f"{who} runs DBN models only, and model {model.path} is a "
+                       f"{architecture.get('name')!r} according to its sidecar; {instead}")
     try:
         network = DBN(DBNConfig(width=int(architecture["width"]), head=architecture.get("head", "residual")),
                       folded=True)
     except (KeyError, TypeError, ValueError) as e:
-        raise vs.Error(f"dvd.Deblur: the sidecar of model {model.path} describes no valid DBN "
+        raise vs.Error(f"{who}: the sidecar of model {model.path} describes no valid DBN "
                        f"({architecture}: {e}); re-export it with training/export.py, or "
-                       f"{OTHER_BACKENDS}") from None
+                       f"{instead}") from None
     stored = _weights(model.path)
     expected = network.state_dict()
     problems = [f"{name} is missing" if name not in stored else
@@ -71,9 +73,9 @@ def load_dbn(model):
                 for name, tensor in expected.items()
                 if name not in stored or stored[name].shape != tuple(tensor.shape)]
     if problems:
-        raise vs.Error(f"dvd.Deblur: model {model.path} is not the DBN of width {architecture['width']} "
+        raise vs.Error(f"{who}: model {model.path} is not the DBN of width {architecture['width']} "
                        f"its sidecar describes ({'; '.join(problems[:3])}); re-export it with "
-                       f"training/export.py, or {OTHER_BACKENDS}")
+                       f"training/export.py, or {instead}")
     network.load_state_dict({name: torch.from_numpy(stored[name].astype(np.float32)) for name in expected})
     return network.eval()
 
