@@ -229,6 +229,9 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
     torch.manual_seed(args.seed)
+    if args.loss == "psnr" and args.init is None and args.head == "residual":
+        log.warning("--loss psnr from scratch: the residual head's zero-initialised output scale tends to stay "
+                    "shut under this loss (output == input); train with --loss mse, then fine-tune with --init")
     # channels_last: the layout oneDNN and cuDNN convolve fastest.
     model = initial_model(args).train().to(device, memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
