@@ -101,13 +101,17 @@ def _means(rows: list[dict]) -> dict:
     return {m: float(np.mean([r[m] for r in rows])) for m in METRICS}
 
 
+def _gain_between(frames: list[dict], low: float, high: float) -> tuple[int, float | None]:
+    """How many frames have an input PSNR in [low, high), and their mean gain (None for none)."""
+    gains = [r["gain"] for r in frames if low <= r["input_psnr"] < high]
+    return len(gains), float(np.mean(gains)) if gains else None
+
+
 def split_at_sharp(frames: list[dict]) -> dict:
     """Frame counts and mean gains below and from ``SHARP_PSNR``: the two quality targets of the bundled model."""
     out = {}
-    for name, rows in (("blurry", [r for r in frames if r["input_psnr"] < SHARP_PSNR]),
-                       ("sharp", [r for r in frames if r["input_psnr"] >= SHARP_PSNR])):
-        out[f"{name}_input_frames"] = len(rows)
-        out[f"gain_on_{name}_input"] = float(np.mean([r["gain"] for r in rows])) if rows else None
+    for name, low, high in (("blurry", BANDS[0], SHARP_PSNR), ("sharp", SHARP_PSNR, BANDS[-1])):
+        out[f"{name}_input_frames"], out[f"gain_on_{name}_input"] = _gain_between(frames, low, high)
     return out
 
 
@@ -116,9 +120,9 @@ def gain_by_input(frames: list[dict]) -> list[dict]:
     and the overall mean hides which of the two it does."""
     bands = []
     for low, high in zip(BANDS, BANDS[1:]):
-        rows = [r for r in frames if low <= r["input_psnr"] < high]
+        count, gain = _gain_between(frames, low, high)
         bands.append({"input_from": low, "input_below": high if high != float("inf") else None,
-                      "frames": len(rows), "gain": float(np.mean([r["gain"] for r in rows])) if rows else None})
+                      "frames": count, "gain": gain})
     return bands
 
 
