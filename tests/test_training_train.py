@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 from training_helpers import make_dataset, texture
 
-from training.train import load_model, loss_fn, lr_factor, main, parse_args
+from training.train import fitted_iters, load_model, loss_fn, lr_factor, main, parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -153,3 +153,29 @@ def test_a_time_limit_stops_early_with_a_checkpoint_to_resume_from(data, tmp_pat
     assert (tmp_path / "latest").read_text() == "step-0000001"  # one step, then the deadline had passed
     assert torch.load(tmp_path / "step-0000001" / "state.pt", weights_only=True)["step"] == 1
     assert any("continue with --resume" in r.getMessage() for r in caplog.records)
+
+
+def test_fitted_iters_ends_the_schedule_at_the_deadline_within_bounds():
+    assert fitted_iters(100, rate=10.0, seconds_left=50.0, cap=10_000) == 100 + 490  # 2 % kept back
+    assert fitted_iters(100, rate=10.0, seconds_left=50.0, cap=300) == 300
+    assert fitted_iters(100, rate=10.0, seconds_left=-1.0, cap=300) == 101
+
+
+def test_fit_time_limit_needs_a_time_limit_and_the_cosine_schedule(capsys):
+    for extra in ([], ["--time-limit", "5"], ["--schedule", "cosine"]):
+        with pytest.raises(SystemExit):
+            parse_args(["--data", "d", "--out", "o", "--fit-time-limit", *extra])
+        assert "--fit-time-limit needs --time-limit" in capsys.readouterr().err
+
+
+def test_fit_time_limit_ends_the_cosine_at_the_deadline_instead_of_cutting_it(data, tmp_path, train, caplog):
+    train("--data", data, "--out", tmp_path, *TINY, "--amp", "off", "--iters", "1000000", "--schedule", "cosine",
+          "--warmup", "2", "--ckpt-every", "1000000", "--val-every", "0", "--time-limit", str(3 / 60),
+          "--fit-time-limit")
+    checkpoint = tmp_path / (tmp_path / "latest").read_text()
+    step = torch.load(checkpoint / "state.pt", weights_only=True)["step"]
+    args = parse_args(["--data", "d", "--out", "o", "--schedule", "cosine", "--warmup", "2",
+                       "--iters", str(json.loads((checkpoint / "config.json").read_text())["args"]["iters"])])
+    assert 10 < step <= args.iters < 1_000_000
+    assert lr_factor(step, args) < 0.25  # near the end of the cosine: without the fit it would be at 1.0
+    assert any("the schedule ends at step" in r.getMessage() for r in caplog.records)

@@ -75,8 +75,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--time-limit", type=float, default=0,
                    help="stop after this many minutes with a checkpoint, as after SIGTERM (0: no limit)")
+    p.add_argument("--fit-time-limit", action="store_true",
+                   help="with --time-limit and --schedule cosine: at every log line, re-plan --iters (then an upper "
+                        "bound) from the measured step rate, so that the schedule ends at the deadline instead of "
+                        "being cut there; the step count then depends on the machine's speed")
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.fit_time_limit and not (args.time_limit and args.schedule == "cosine"):
+        p.error("--fit-time-limit needs --time-limit MINUTES and --schedule cosine")
+    return args
 
 
 def lr_factor(step: int, args: argparse.Namespace) -> float:
@@ -86,6 +93,14 @@ def lr_factor(step: int, args: argparse.Namespace) -> float:
         return (step + 1) / args.warmup
     progress = min(1.0, (step - args.warmup) / max(1, args.iters - args.warmup))
     return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def fitted_iters(step: int, rate: float, seconds_left: float, cap: int) -> int:
+    """The step at which a schedule should end to finish ``seconds_left`` from now at ``rate`` steps/s.
+
+    2 % of the time is kept back for the final checkpoint; never past ``cap``, never before the next step.
+    """
+    return max(step + 1, min(cap, step + int(rate * seconds_left * 0.98)))
 
 
 def loss_fn(out: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
@@ -288,6 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     model.train()
     t0, loss_sum = time.time(), torch.zeros((), device=device)  # summed on the device: no sync per step
     deadline = time.time() + args.time_limit * 60 if args.time_limit else float("inf")
+    cap, fit_from, fitted = args.iters, None, False  # --fit-time-limit; fit_from: (step, time) after start-up
     while step < args.iters and not stop:
         x, y = next(batches)
         x = x.to(device, non_blocking=True, memory_format=torch.channels_last)
@@ -311,6 +327,20 @@ def main(argv: list[str] | None = None) -> None:
             writer.add_scalar("train/steps_per_s", rate, step)
             log.info("step %d loss %.5f lr %.2e %.2f step/s", step, mean, sched.get_last_lr()[0], rate)
             t0, loss_sum = time.time(), torch.zeros((), device=device)
+        if args.fit_time_limit and step % args.log_every == 0:
+            now = time.time()
+            if fit_from is None:
+                fit_from = step, now
+            else:
+                planned = torch.tensor([fitted_iters(step, (step - fit_from[0]) / (now - fit_from[1]),
+                                                     deadline - now, cap)], device=device)
+                if distributed:  # every rank must plan the same last step
+                    dist.all_reduce(planned, op=dist.ReduceOp.MIN)
+                args.iters = bar.total = int(planned.item())
+                if not fitted and main_process:
+                    log.info("--fit-time-limit: the schedule ends at step %d (re-planned at every log line)",
+                             args.iters)
+                fitted = True
         if val_data is not None and step % args.val_every == 0:
             v = validate(raw, val_data, args.val_samples, device, args.amp)
             writer.add_scalar("val/psnr_gain", v["gain"], step)
