@@ -31,9 +31,9 @@ from tqdm import tqdm
 from demo.render import ROOT, RenderError, deblur, encode
 from demo.report import Scores, side_by_side, write_png
 from demo.sample import CACHE, DESCRIPTION, SampleError, sample_clip
-from demo.shake import blur
-from training.data.photos import ShakeConfig
 from training.data import sources
+from training.data.handheld import Camera, blur
+from training.data.photos import ShakeConfig
 from vs_dvd import model as models
 
 
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
         step(f"2/4 blurring {args.frames} frames the paper's way: 8x optical-flow frames, hand shake "
              f"up to {args.shake:g} px per virtual frame, 7 of every 8 averaged")
-        pairs = list(tqdm(blur(frames, args.shake, args.seed), total=args.frames, unit="frame"))
+        pairs = list(tqdm(blur(frames, Camera(args.shake, 0.0, args.seed)), total=args.frames, unit="frame"))
         blurry, sharp = (np.stack(clip) for clip in zip(*pairs))
 
         step(f"3/4 deblurring {blurry.shape[2]}x{blurry.shape[1]} at {fps} fps: vspipe -c y4m "

@@ -1,29 +1,41 @@
-"""training.corpus: the photo list, held out by source image, built without the network when cached."""
+"""training.corpus: the photo and clip list, held out by source, built without the network when cached."""
 import cv2
 import numpy as np
 
-from training.corpus import DEBIAN_PHOTOS, SKIMAGE_PHOTOS, VALIDATION, gather
+from training.corpus import DEBIAN_CLIPS, DEBIAN_PHOTOS, SKIMAGE_PHOTOS, VALIDATION, gather
 
 
 def test_every_validation_photo_is_in_the_corpus_and_lomiri_is_never_used():
-    names = {n for _, files in DEBIAN_PHOTOS.values() for n in files} | set(SKIMAGE_PHOTOS)
-    assert VALIDATION <= names
-    assert not [p for p in DEBIAN_PHOTOS if p.startswith("lomiri")]
+    names = {n for packages in (DEBIAN_PHOTOS, DEBIAN_CLIPS) for _, files in packages.values() for n in files}
+    assert VALIDATION <= names | set(SKIMAGE_PHOTOS)
+    assert not [p for p in [*DEBIAN_PHOTOS, *DEBIAN_CLIPS] if p.startswith("lomiri")]
+    assert not [m for _, files in DEBIAN_CLIPS.values() for m in files.values() if m.endswith("vtest.avi")]  # the demo's
 
 
-def test_unpacked_packages_are_reused_and_missing_photos_skipped(tmp_path, caplog):
-    """Packages marked unpacked are not downloaded again: this runs offline."""
+def test_fetched_files_are_reused_and_missing_ones_skipped(tmp_path, monkeypatch, caplog):
+    """Files already in the cache are used as they are; with no apt-get, the rest are skipped."""
+    monkeypatch.setenv("PATH", str(tmp_path))
     present = {"mate-backgrounds": ["Storm", "Wood"], "plasma-workspace-wallpapers": ["Kite"]}
-    for package, (_, files) in DEBIAN_PHOTOS.items():
-        root = tmp_path / package
-        root.mkdir()
-        (root / ".done").touch()
-        for name in present[package]:
-            path = root / files[name]
+    for package, names in present.items():
+        for name in names:
+            path = tmp_path / package / DEBIAN_PHOTOS[package][1][name]
             path.parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(path), np.zeros((8, 8, 3), np.uint8))
-    photos = {p.name: p for p in gather(tmp_path)}
-    assert set(photos) == {"Storm", "Wood", "Kite", *SKIMAGE_PHOTOS}
-    assert {n: p.split for n, p in photos.items() if p.split == "val"} == {"Storm": "val", "coffee": "val"}
-    assert photos["Wood"].source == "debian:mate-backgrounds" and photos["Wood"].licence == "GPL-2+"
-    assert "corpus photo missing: Aqua" in caplog.text
+    tree = tmp_path / "opencv-doc" / DEBIAN_CLIPS["opencv-doc"][1]["tree"]
+    tree.parent.mkdir(parents=True)
+    tree.write_bytes(b"a clip")
+    sources = {p.name: p for p in gather(tmp_path)}
+    assert set(sources) == {"Storm", "Wood", "Kite", "tree", *SKIMAGE_PHOTOS}
+    assert {n for n, p in sources.items() if p.split == "val"} == {"Storm", "coffee", "tree"}
+    assert sources["Wood"].source == "debian:mate-backgrounds" and sources["Wood"].licence == "GPL-2+"
+    assert sources["tree"].kind == "clip" and sources["Wood"].kind == sources["coffee"].kind == "photo"
+    assert "corpus photo missing: Aqua" in caplog.text and "corpus clip missing: cup" in caplog.text
+    assert "apt-get is not available" in caplog.text
+
+
+def test_a_compressed_clip_is_listed_under_its_unpacked_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    cup = tmp_path / "opencv-doc" / DEBIAN_CLIPS["opencv-doc"][1]["cup"].removesuffix(".gz")
+    cup.parent.mkdir(parents=True)
+    cup.write_bytes(b"a clip")
+    assert {p.name: p.path for p in gather(tmp_path) if p.kind == "clip"} == {"cup": str(cup)}

@@ -25,6 +25,12 @@ def texture(size: tuple[int, int] = (48, 64), seed: int = 0) -> np.ndarray:
     return np.clip(cv2.GaussianBlur(noise, (0, 0), 2.0) * 3 - 255, 0, 255).astype(np.uint8)
 
 
+def panning(count: int, height: int = 72, width: int = 96) -> list[np.ndarray]:
+    """A textured scene panning 2 px per frame to the left."""
+    scene = texture((height, width + 2 * count))
+    return [scene[:, 2 * n:2 * n + width].copy() for n in range(count)]
+
+
 def write_video(path: Path, frames: list[np.ndarray], fps: int = 240) -> Path:
     """A lossless (PNG-coded) video, so decoded frames equal ``frames`` exactly."""
     h, w = frames[0].shape[:2]

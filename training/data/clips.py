@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from training.data.dataset import has_clip, write_clip
+from training.data.dataset import has_clip, write_clip, write_manifest
 
 Item = TypeVar("Item")
 
@@ -58,3 +58,15 @@ def write_clips(items: Iterable[Item | None], make: Callable[[Item], tuple[np.nd
     tmp.write_text(json.dumps({"clips": [f"{name}-{i:04d}" for i in range(part)], "breaks": breaks}))
     os.replace(tmp, record)
     return breaks
+
+
+def write_sources_manifest(out: Path, sources: list[Path], names: list[str], split: str, licence: str,
+                           info: dict) -> dict:
+    """Write ``out``'s manifest: ``info`` plus the sources of this run and of earlier runs into the
+    same folder (train footage, then val footage, add up); returns the info written."""
+    manifest = Path(out) / "manifest.json"
+    known = json.loads(manifest.read_text()).get("sources", []) if manifest.is_file() else []
+    now = [{"name": n, "path": str(s), "split": split, "licence": licence} for s, n in zip(sources, names)]
+    info = {**info, "sources": list({s["name"]: s for s in [*known, *now]}.values())}
+    write_manifest(out, info)
+    return info

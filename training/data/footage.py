@@ -9,7 +9,6 @@ light rather than sRGB code values. Frames are streamed, so long videos never si
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -21,8 +20,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from training.data.clips import write_clips
-from training.data.dataset import write_manifest
+from training.data.clips import write_clips, write_sources_manifest
 from training.data.photos import EXPOSURE, STEP, linear_to_srgb, srgb_to_linear
 from training.data.sources import frames
 
@@ -128,15 +126,8 @@ def synthesise(sources: list[Path], out: Path, blur: Blur = Blur(), chunk: int =
         meta = {"kind": "footage", "source": str(source), "split": split, "blur": asdict(blur)}
         skipped += write_clips(windows(frames(source, max_side), blur), partial(blur_window, blur=blur),
                                out, name, meta, chunk)
-    # Runs into one folder add up (train footage, then val footage): keep every run's sources.
-    manifest = Path(out) / "manifest.json"
-    known = json.loads(manifest.read_text()).get("sources", []) if manifest.is_file() else []
-    now = [{"name": n, "path": str(s), "split": split, "licence": licence} for s, n in zip(sources, names)]
-    merged = {s["name"]: s for s in [*known, *now]}
-    info = {"kind": "footage", "blur": asdict(blur), "chunk": chunk, "max_side": max_side,
-            "skipped_files": skipped, "sources": list(merged.values())}
-    write_manifest(out, info)
-    return info
+    return write_sources_manifest(out, sources, names, split, licence, {
+        "kind": "footage", "blur": asdict(blur), "chunk": chunk, "max_side": max_side, "skipped_files": skipped})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -64,6 +64,12 @@ def trajectory(n: int, speed: float, rng: np.random.Generator) -> np.ndarray:
     return path - path[n // 2]
 
 
+def draw_speed(max_speed: float, static_share: float, rng: np.random.Generator) -> float:
+    """A shake speed: almost none for a ``static_share`` of draws, else 10-100 % of ``max_speed``."""
+    static = rng.random() < static_share
+    return rng.uniform(0.0, 0.05) if static else max_speed * rng.uniform(0.1, 1.0)
+
+
 def render(photo: np.ndarray, path: np.ndarray, size: int, centre: tuple[float, float]) -> np.ndarray:
     """Warp ``photo`` (linear float32 HxWx3) along ``path`` -> len(path) x size x size x 3.
 
@@ -100,8 +106,7 @@ def synthesise_clip(photo: np.ndarray, cfg: ShakeConfig, rng: np.random.Generato
     linear = srgb_to_linear(small) if cfg.linear_light else small
     sh, sw = small.shape[:2]
     centre = (rng.uniform(size / 2, sw - size / 2), rng.uniform(size / 2, sh - size / 2))
-    static = rng.random() < cfg.static_share
-    speed = rng.uniform(0.0, 0.05) if static else cfg.max_speed * rng.uniform(0.1, 1.0)
+    speed = draw_speed(cfg.max_speed, cfg.static_share, rng)
     n = STEP * (cfg.frames - 1) + EXPOSURE
     virtual = render(linear.astype(np.float32), trajectory(n, speed, rng), size, centre)
     blurry, sharp = blur_sequence(virtual, cfg.frames)
@@ -173,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         from dataclasses import asdict
         from training.corpus import gather
-        corpus = [p for p in gather() if args.split in (None, p.split)]
+        corpus = [p for p in gather() if p.kind == "photo" and args.split in (None, p.split)]
         photos = [(p.name, Path(p.path), p.split) for p in corpus]
         sources = [asdict(p) for p in corpus]
     info = synthesise(photos, args.out, args.clips_per_photo, cfg, args.seed, sources)

@@ -1,0 +1,177 @@
+"""Footage at an ordinary frame rate + a virtual hand-held camera -> blurry/sharp clips.
+
+Su et al. averaged real 240-fps hand-held footage; ordinary 20-30 fps clips lack both the frames
+and, often, the shake. Each source is densified to 8 times its frame rate with optical-flow
+in-betweens (``footage``'s DIS interpolation), a hand-held camera shakes while each frame is
+exposed (``photos``' trajectory and renderer), and the 7 virtual frames centred on each source
+frame are averaged in linear light (``photos.blur_sequence``): that is the blurry frame. Its sharp
+frame is the source frame itself, seen by the camera at rest. Each exposure gets its own
+trajectory, drawn from the source's name, the seed and the frame's index (so a resumed run draws
+the same), centred on its sharp frame: the sharp clip is the steady source and only the blur
+changes from frame to frame. Unlike photos, the scene itself moves as real scenes do.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from itertools import chain, groupby, islice
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from training.data.clips import write_clips, write_sources_manifest
+from training.data.footage import Blur, clip_names, in_between, windows
+from training.data.photos import (EXPOSURE, STEP, ShakeConfig, blur_sequence, draw_speed, linear_to_srgb,
+                                  render, srgb_to_linear, trajectory)
+from training.data.sources import frames as source_frames
+
+log = logging.getLogger(__name__)
+
+VIEW_SHARE = 5 / 6  # of each side, what the camera sees: the rest is room for the shake
+MULTIPLE = 8        # view sizes the network takes without padding
+
+
+@dataclass(frozen=True)
+class Camera:
+    """How the virtual hand-held camera shakes: each exposure draws 10-100 % of ``max_speed`` (px per
+    virtual frame), or almost nothing for a ``static_share`` of them."""
+
+    max_speed: float = ShakeConfig.max_speed
+    static_share: float = ShakeConfig.static_share
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_speed < 0 or not 0 <= self.static_share <= 1:
+            raise ValueError(f"{self}: max_speed must be >= 0 and static_share within 0..1")
+
+
+def view_size(height: int, width: int) -> tuple[int, int]:
+    """(h, w) of the shaking camera's view of a height x width source frame."""
+    h, w = (int(side * VIEW_SHARE) // MULTIPLE * MULTIPLE for side in (height, width))
+    if min(h, w) < MULTIPLE:
+        raise ValueError(f"a {width}x{height} source is too small to shake; use one of at least "
+                         f"{round(MULTIPLE / VIEW_SHARE) + 1} pixels a side")
+    return h, w
+
+
+def densify(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """uint8 sRGB frames -> linear-light float32 frames at STEP times the rate: each source frame
+    is followed by STEP - 1 optical-flow in-betweens towards the next."""
+    previous = None
+    for frame in frames:
+        values = srgb_to_linear(frame.astype(np.float32) / np.float32(255)).astype(np.float32)
+        if previous is not None:
+            yield from in_between(previous[0], frame, STEP - 1, previous[1], values)
+        yield values
+        previous = frame, values
+
+
+def exposures(frames: Iterable[np.ndarray | None]) -> Iterator[list[np.ndarray] | None]:
+    """The EXPOSURE virtual frames centred on each source frame but the first and the last of each
+    unbroken run; ``None`` (a break: an unreadable frame) passes through."""
+    for is_break, run in groupby(frames, key=lambda frame: frame is None):
+        if is_break:
+            yield from run
+            continue
+        first = next(run)
+        view_size(*first.shape[:2])  # refuse a source too small before any optical flow
+        dense = densify(chain([first], run))  # the first window centres on the run's second frame
+        yield from windows(islice(dense, STEP - EXPOSURE // 2, None), Blur(stride=STEP, window=EXPOSURE))
+
+
+def numbered(items: Iterable[list[np.ndarray] | None]) -> Iterator[tuple[int, list[np.ndarray]] | None]:
+    """(index, exposure) for each exposure, counting across breaks, which pass through."""
+    index = 0
+    for item in items:
+        if item is None:
+            yield None
+            continue
+        yield index, item
+        index += 1
+
+
+def shake(exposure: list[np.ndarray], speed: float,
+          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One exposure through a camera shaking at ``speed`` px per virtual frame -> (blurry, sharp)
+    H x W x 3 uint8, H x W the view size."""
+    height, width = exposure[0].shape[:2]
+    view_h, view_w = view_size(height, width)
+    side = max(view_h, view_w)  # render makes square views: crop the middle of one
+    centre = (width // 2, height // 2)  # whole pixels: the camera at rest copies pixels exactly
+    path = trajectory(len(exposure), speed, rng)
+    seen = np.concatenate([render(frame, path[i:i + 1], side, centre) for i, frame in enumerate(exposure)])
+    top, left = (side - view_h) // 2, (side - view_w) // 2
+    blurry, sharp = blur_sequence(seen[:, top:top + view_h, left:left + view_w], 1)
+    return _to_uint8(blurry[0]), _to_uint8(sharp[0])
+
+
+def shaker(camera: Camera, name: str = ""):
+    """(index, exposure) -> (blurry, sharp), the shake drawn from the seed, ``name`` and index alone."""
+    def make(item: tuple[int, list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        index, exposure = item
+        rng = np.random.default_rng([camera.seed, index, *name.encode()])
+        return shake(exposure, draw_speed(camera.max_speed, camera.static_share, rng), rng)
+    return make
+
+
+def blur(frames: Iterable[np.ndarray], camera: Camera) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(blurry, sharp) for each source frame but the first and last (frames without breaks)."""
+    return map(shaker(camera), numbered(exposures(frames)))
+
+
+def _to_uint8(linear: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(linear_to_srgb(linear) * 255.0), 0, 255).astype(np.uint8)
+
+
+def synthesise(sources: list[Path], out: Path, camera: Camera = Camera(), chunk: int = 50, split: str = "train",
+               max_side: int | None = None, licence: str = "unknown") -> dict:
+    """Synthesise every source into dataset ``out`` and write its manifest; returns the manifest info."""
+    names = clip_names(sources)
+    skipped = 0
+    for source, name in tqdm(list(zip(sources, names)), desc="hand-held", unit="source"):
+        meta = {"kind": "handheld", "source": str(source), "split": split, "camera": asdict(camera)}
+        skipped += write_clips(numbered(exposures(source_frames(source, max_side))), shaker(camera, name),
+                               out, name, meta, chunk)
+    return write_sources_manifest(out, sources, names, split, licence, {
+        "kind": "handheld", "camera": asdict(camera), "chunk": chunk, "max_side": max_side,
+        "skipped_files": skipped})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.data.handheld",
+        description="Shake a virtual hand-held camera over ordinary-frame-rate footage (densified 8x by optical "
+                    "flow) into blurry/sharp training clips. Rerunning resumes: finished clips are kept.")
+    parser.add_argument("sources", nargs="+", type=Path, metavar="SRC",
+                        help="a video file (anything FFmpeg decodes) or a folder of frames in name order")
+    parser.add_argument("-o", "--out", type=Path, required=True, help="dataset folder to write (or resume)")
+    parser.add_argument("--max-speed", type=float, default=Camera.max_speed,
+                        help="strongest shake, px per virtual frame (1/8 frame) (default %(default)s)")
+    parser.add_argument("--static-share", type=float, default=Camera.static_share,
+                        help="share of frames the camera holds (almost) still (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--chunk", type=int, default=50,
+                        help="output frames per clip; 0 = one clip per source (default %(default)s)")
+    parser.add_argument("--max-side", type=int, default=None,
+                        help="downscale frames so the longer side is at most this many pixels")
+    parser.add_argument("--split", choices=("train", "val"), default="train",
+                        help="split recorded for every clip of this run (default %(default)s)")
+    parser.add_argument("--licence", default="unknown", help="licence of the footage, recorded in the manifest")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    for s in args.sources:
+        if not s.exists():
+            parser.error(f"source {s} does not exist: pass a video file or a folder of frames")
+    try:
+        camera = Camera(args.max_speed, args.static_share, args.seed)
+        info = synthesise(args.sources, args.out, camera, args.chunk, args.split, args.max_side, args.licence)
+    except ValueError as e:
+        parser.error(str(e))
+    log.info("wrote %s (%d unreadable files skipped)", args.out, info["skipped_files"])
+
+
+if __name__ == "__main__":
+    main()

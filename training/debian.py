@@ -1,0 +1,78 @@
+"""Files out of Debian packages without installing them: ``apt-get download``, then ``dpkg-deb``.
+
+Used for the training corpus and the demo's sample clip. Only the files asked for are kept (the
+.deb is deleted again), each written atomically, so an interrupted fetch never leaves half a file.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+
+class PackageError(RuntimeError):
+    """A package could not be fetched or lacks a file; the message says why."""
+
+
+def download(package: str, folder: Path) -> Path:
+    """The package's .deb, downloaded into ``folder``."""
+    if not shutil.which("apt-get"):
+        raise PackageError(f"apt-get is not available to fetch Debian's {package}")
+    result = subprocess.run(["apt-get", "download", package], cwd=folder, capture_output=True, text=True)
+    debs = list(Path(folder).glob(f"{package}_*.deb"))
+    if result.returncode != 0 or not debs:
+        reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no .deb written"
+        raise PackageError(f"'apt-get download {package}' failed ({reason}); run 'apt-get update' (as root) "
+                           "and try again")
+    return debs[0]
+
+
+def extract(deb: Path, members: dict[str, Path]) -> None:
+    """Copy files out of a .deb: member path -> target. A member ending in ``.gz`` whose target
+    does not is decompressed on the way."""
+    wanted = {m.lstrip("./"): Path(t) for m, t in members.items()}
+    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL) as unpack:  # it complains when cut short
+        try:
+            with tarfile.open(fileobj=unpack.stdout, mode="r|*") as tar:
+                for entry in tar:
+                    target = wanted.pop(entry.name.lstrip("./"), None) if entry.isfile() else None
+                    if target is not None:
+                        with tar.extractfile(entry) as source:
+                            unzip = entry.name.endswith(".gz") and target.suffix != ".gz"
+                            _write(gzip.GzipFile(fileobj=source) if unzip else source, target)
+                    if not wanted:
+                        break
+        except (tarfile.ReadError, OSError, EOFError) as e:
+            raise PackageError(f"{deb.name} is not a readable Debian package ({e}); try again") from None
+        finally:
+            unpack.stdout.close()  # dpkg-deb may still be writing the rest: let it stop
+    if wanted:
+        raise PackageError(f"{deb.name} has no {', '.join(sorted(wanted))}")
+
+
+def fetch(package: str, members: dict[str, Path]) -> None:
+    """Make sure every target exists, downloading the package once if any is missing."""
+    missing = {m: Path(t) for m, t in members.items() if not Path(t).is_file()}
+    if not missing:
+        return
+    folder = next(iter(missing.values())).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
+        extract(download(package, Path(tmp)), missing)
+
+
+def _write(source, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with open(partial, "wb") as out:
+            shutil.copyfileobj(source, out)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
