@@ -145,8 +145,9 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m training.data.handheld",
         description="Shake a virtual hand-held camera over ordinary-frame-rate footage (densified 8x by optical "
                     "flow) into blurry/sharp training clips. Rerunning resumes: finished clips are kept.")
-    parser.add_argument("sources", nargs="+", type=Path, metavar="SRC",
-                        help="a video file (anything FFmpeg decodes) or a folder of frames in name order")
+    parser.add_argument("sources", nargs="*", type=Path, metavar="SRC",
+                        help="a video file (anything FFmpeg decodes) or a folder of frames in name order "
+                             "(default: the clips of training.corpus, downloaded if needed)")
     parser.add_argument("-o", "--out", type=Path, required=True, help="dataset folder to write (or resume)")
     parser.add_argument("--max-speed", type=float, default=Camera.max_speed,
                         help="strongest shake, px per virtual frame (1/8 frame) (default %(default)s)")
@@ -157,20 +158,32 @@ def main(argv: list[str] | None = None) -> None:
                         help="output frames per clip; 0 = one clip per source (default %(default)s)")
     parser.add_argument("--max-side", type=int, default=None,
                         help="downscale frames so the longer side is at most this many pixels")
-    parser.add_argument("--split", choices=("train", "val"), default="train",
-                        help="split recorded for every clip of this run (default %(default)s)")
-    parser.add_argument("--licence", default="unknown", help="licence of the footage, recorded in the manifest")
+    parser.add_argument("--split", choices=("train", "val"),
+                        help="with SRC: the split to record (default train); without: synthesise only the "
+                             "corpus clips of this split (default both)")
+    parser.add_argument("--licence", default="unknown", help="with SRC: licence of the footage, for the manifest")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     for s in args.sources:
         if not s.exists():
             parser.error(f"source {s} does not exist: pass a video file or a folder of frames")
+    if args.sources:
+        runs = {(args.split or "train", args.licence): args.sources}
+    else:
+        from training.corpus import gather
+        runs = {}
+        for c in gather():
+            if c.kind == "clip" and args.split in (None, c.split):
+                runs.setdefault((c.split, c.licence), []).append(Path(c.path))
+        if not runs:
+            parser.error("no corpus clips could be fetched (see the warnings above): pass SRC files instead")
     try:
         camera = Camera(args.max_speed, args.static_share, args.seed)
-        info = synthesise(args.sources, args.out, camera, args.chunk, args.split, args.max_side, args.licence)
+        skipped = sum(synthesise(sources, args.out, camera, args.chunk, split, args.max_side, licence)["skipped_files"]
+                      for (split, licence), sources in runs.items())
     except ValueError as e:
         parser.error(str(e))
-    log.info("wrote %s (%d unreadable files skipped)", args.out, info["skipped_files"])
+    log.info("wrote %s (%d unreadable files skipped)", args.out, skipped)
 
 
 if __name__ == "__main__":
