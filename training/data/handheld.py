@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from itertools import chain, groupby, islice
 from pathlib import Path
@@ -108,9 +108,12 @@ def shake(exposure: list[np.ndarray], speed: float,
     return _to_uint8(blurry[0]), _to_uint8(sharp[0])
 
 
-def shaker(camera: Camera, name: str = ""):
+Pair = tuple[np.ndarray, np.ndarray]
+
+
+def shaker(camera: Camera, name: str = "") -> Callable[[tuple[int, list[np.ndarray]]], Pair]:
     """(index, exposure) -> (blurry, sharp), the shake drawn from the seed, ``name`` and index alone."""
-    def make(item: tuple[int, list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    def make(item: tuple[int, list[np.ndarray]]) -> Pair:
         index, exposure = item
         rng = np.random.default_rng([camera.seed, index, *name.encode()])
         return shake(exposure, draw_speed(camera.max_speed, camera.static_share, rng), rng)
