@@ -1,8 +1,9 @@
 """training.data.clips: a frame stream becomes clips, split at breaks and every ``chunk`` frames, resumably."""
 import numpy as np
 import pytest
+from training_helpers import moving_point, write_video
 
-from training.data.clips import write_clips
+from training.data.clips import clip_names, write_clips
 from training.data.dataset import has_clip
 
 
@@ -48,3 +49,12 @@ def test_a_failing_frame_maker_leaves_no_partial_clip(tmp_path):
     with pytest.raises(RuntimeError):
         write_clips(range(5), make, tmp_path, "s", {}, chunk=2)
     assert list(lengths(tmp_path)) == ["s-0000"] and not (tmp_path / ".s.done.json").exists()
+
+
+def test_two_sources_with_one_name_are_refused(tmp_path):
+    videos = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        videos.append(write_video(tmp_path / folder / "clip.mov", moving_point(1)))
+    with pytest.raises(ValueError, match="would all write clips named 'clip'"):
+        clip_names(videos)

@@ -2,10 +2,9 @@
 import json
 
 import numpy as np
-import pytest
 from training_helpers import moving_point, write_folder, write_video
 
-from training.data.footage import Blur, blur_window, clip_names, synthesise, windows
+from training.data.footage import Blur, blur_window, synthesise, windows
 
 
 def test_a_moving_bright_point_becomes_a_7_sample_streak_around_the_target(tmp_path):
@@ -48,12 +47,3 @@ def test_a_corrupt_image_ends_the_clip_and_is_counted(tmp_path):
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert info["skipped_files"] == manifest["skipped_files"] == 1
     assert {name: meta["frames"] for name, meta in manifest["clips"].items()} == {"seq-0000": 1, "seq-0001": 1}
-
-
-def test_two_sources_with_one_name_are_refused(tmp_path):
-    videos = []
-    for folder in ("a", "b"):
-        (tmp_path / folder).mkdir()
-        videos.append(write_video(tmp_path / folder / "clip.mov", moving_point(1)))
-    with pytest.raises(ValueError, match="would all write clips named 'clip'"):
-        clip_names(videos)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+from tqdm import tqdm
 
 from training.data.dataset import has_clip, write_clip, write_manifest
 
@@ -60,13 +61,33 @@ def write_clips(items: Iterable[Item | None], make: Callable[[Item], tuple[np.nd
     return breaks
 
 
-def write_sources_manifest(out: Path, sources: list[Path], names: list[str], split: str, licence: str,
-                           info: dict) -> dict:
-    """Write ``out``'s manifest: ``info`` plus the sources of this run and of earlier runs into the
-    same folder (train footage, then val footage, add up); returns the info written."""
+
+def clip_names(sources: list[Path]) -> list[str]:
+    """Clip name stem per source: its file or folder name, which must be unique in one run."""
+    names = [Path(s).stem if Path(s).is_file() else Path(s).resolve().name for s in sources]
+    for n in set(names):
+        clash = [str(s) for s, m in zip(sources, names) if m == n]
+        if len(clash) > 1:
+            raise ValueError(f"sources {', '.join(clash)} would all write clips named {n!r}: "
+                             "rename them or synthesise them into separate dataset folders")
+    return names
+
+
+def write_sources(sources: list[Path], out: Path, kind: str, settings: dict,
+                  stream: Callable[[Path, str], tuple[Iterable, Callable]], chunk: int, split: str,
+                  max_side: int | None, licence: str) -> dict:
+    """Write the clips of every source (``stream(source, name)`` gives ``write_clips``' items and
+    make) and the manifest; returns the manifest's info. Runs into one folder (train footage, then
+    val footage) add up: the manifest keeps every run's sources."""
+    names = clip_names(sources)
+    skipped = 0
+    for source, name in tqdm(list(zip(sources, names)), desc=kind, unit="source"):
+        meta = {"kind": kind, "source": str(source), "split": split, **settings}
+        skipped += write_clips(*stream(source, name), out, name, meta, chunk)
     manifest = Path(out) / "manifest.json"
     known = json.loads(manifest.read_text()).get("sources", []) if manifest.is_file() else []
     now = [{"name": n, "path": str(s), "split": split, "licence": licence} for s, n in zip(sources, names)]
-    info = {**info, "sources": list({s["name"]: s for s in [*known, *now]}.values())}
+    info = {"kind": kind, **settings, "chunk": chunk, "max_side": max_side, "skipped_files": skipped,
+            "sources": list({s["name"]: s for s in [*known, *now]}.values())}
     write_manifest(out, info)
     return info

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
-from training.data.clips import write_clips, write_sources_manifest
+from training.data.clips import write_sources
 from training.data.photos import EXPOSURE, STEP, linear_to_srgb, srgb_to_linear
 from training.data.sources import frames
 
@@ -106,28 +105,12 @@ def blur_window(window: list[np.ndarray], blur: Blur) -> tuple[np.ndarray, np.nd
     return blurry, window[len(window) // 2]
 
 
-def clip_names(sources: list[Path]) -> list[str]:
-    """Clip name stem per source: its file or folder name, which must be unique in one run."""
-    names = [Path(s).stem if Path(s).is_file() else Path(s).resolve().name for s in sources]
-    for n in set(names):
-        clash = [str(s) for s, m in zip(sources, names) if m == n]
-        if len(clash) > 1:
-            raise ValueError(f"sources {', '.join(clash)} would all write clips named {n!r}: "
-                             "rename them or synthesise them into separate dataset folders")
-    return names
-
-
 def synthesise(sources: list[Path], out: Path, blur: Blur = Blur(), chunk: int = 100, split: str = "train",
                max_side: int | None = None, licence: str = "unknown") -> dict:
     """Synthesise every source into dataset ``out`` and write its manifest; returns the manifest info."""
-    names = clip_names(sources)
-    skipped = 0
-    for source, name in tqdm(list(zip(sources, names)), desc="footage", unit="source"):
-        meta = {"kind": "footage", "source": str(source), "split": split, "blur": asdict(blur)}
-        skipped += write_clips(windows(frames(source, max_side), blur), partial(blur_window, blur=blur),
-                               out, name, meta, chunk)
-    return write_sources_manifest(out, sources, names, split, licence, {
-        "kind": "footage", "blur": asdict(blur), "chunk": chunk, "max_side": max_side, "skipped_files": skipped})
+    def stream(source: Path, name: str):
+        return windows(frames(source, max_side), blur), partial(blur_window, blur=blur)
+    return write_sources(sources, out, "footage", {"blur": asdict(blur)}, stream, chunk, split, max_side, licence)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,10 +20,9 @@ from itertools import chain, groupby, islice
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from training.data.clips import write_clips, write_sources_manifest
-from training.data.footage import Blur, clip_names, in_between, windows
+from training.data.clips import write_sources
+from training.data.footage import Blur, in_between, windows
 from training.data.photos import (EXPOSURE, STEP, ShakeConfig, blur_sequence, draw_speed, linear_to_srgb,
                                   render, srgb_to_linear, trajectory)
 from training.data.sources import frames as source_frames
@@ -132,15 +131,10 @@ def _to_uint8(linear: np.ndarray) -> np.ndarray:
 def synthesise(sources: list[Path], out: Path, camera: Camera = Camera(), chunk: int = 50, split: str = "train",
                max_side: int | None = None, licence: str = "unknown") -> dict:
     """Synthesise every source into dataset ``out`` and write its manifest; returns the manifest info."""
-    names = clip_names(sources)
-    skipped = 0
-    for source, name in tqdm(list(zip(sources, names)), desc="hand-held", unit="source"):
-        meta = {"kind": "handheld", "source": str(source), "split": split, "camera": asdict(camera)}
-        skipped += write_clips(numbered(exposures(source_frames(source, max_side))), shaker(camera, name),
-                               out, name, meta, chunk)
-    return write_sources_manifest(out, sources, names, split, licence, {
-        "kind": "handheld", "camera": asdict(camera), "chunk": chunk, "max_side": max_side,
-        "skipped_files": skipped})
+    def stream(source: Path, name: str):
+        return numbered(exposures(source_frames(source, max_side))), shaker(camera, name)
+    return write_sources(sources, out, "handheld", {"camera": asdict(camera)}, stream, chunk, split, max_side,
+                         licence)
 
 
 def main(argv: list[str] | None = None) -> None:
