@@ -1,6 +1,11 @@
 """training.corpus: the photo and clip list, held out by source, built without the network when cached."""
+import json
+from pathlib import Path
+
 import cv2
 import numpy as np
+
+import vs_dvd
 
 from training.corpus import DEBIAN_CLIPS, DEBIAN_PHOTOS, SKIMAGE_PHOTOS, VALIDATION, gather
 
@@ -39,3 +44,12 @@ def test_a_compressed_clip_is_listed_under_its_unpacked_name(tmp_path, monkeypat
     cup.parent.mkdir(parents=True)
     cup.write_bytes(b"a clip")
     assert {p.name: p.path for p in gather(tmp_path) if p.kind == "clip"} == {"cup": str(cup)}
+
+
+def test_the_bundled_model_records_its_sources_and_was_validated_on_held_out_ones_only():
+    sidecar = json.loads((Path(vs_dvd.__file__).parent / "data" / "dbn.json").read_text())
+    trained = {s["name"] for s in sidecar["training"]["sources"]}
+    held_out = {s["name"] for s in sidecar["validation"]["held_out_sources"]}
+    assert held_out <= VALIDATION and not trained & VALIDATION
+    every = [*sidecar["training"]["sources"], *sidecar["validation"]["held_out_sources"]]
+    assert all(s["licence"] and s["source"] and "lomiri" not in s["source"] for s in every)
