@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 
 import vs_dvd
-
 from training.corpus import DEBIAN_CLIPS, DEBIAN_PHOTOS, SKIMAGE_PHOTOS, VALIDATION, gather
 
 
