@@ -4,6 +4,7 @@
 # batch 64 with the paper's MSE (about 7 minutes on an H200). Phase 2 (any machine; 70 minutes on
 # a 2-core CPU): fine-tune with the psnr loss so that frames that are already sharp are left alone.
 # Phase 3 (one CUDA GPU, about 8 minutes on an H200): the same loss at batch 64 and a 13x higher lr.
+# Phase 4 (any machine; 100 minutes on a 2-core CPU): the same loss on photos plus real clips.
 #   bash training/recipes/bundled_model.sh [WORK_DIR]
 set -euo pipefail
 WORK=${1:-$HOME/.cache/vs-dvd/bundled}
@@ -18,6 +19,9 @@ for p in json.load(open(f"{sys.argv[1]}/corpus.json")):
     n, seed = (30, 0) if p["split"] == "train" else (6, 1)
     print(p["path"], p["name"], f"{sys.argv[1]}/data/{p['split']}/{p['name']}", p["split"], n, seed)
 PY
+# ... and the corpus clips, shaken: 9-frame clips like the photos' (seed 0), the held-out ones with seed 1.
+$PY -m training.data.handheld -o "$WORK/footage/train" --split train --max-side 640 --chunk 9
+$PY -m training.data.handheld -o "$WORK/footage/val" --split val --seed 1
 
 # 2. Train: cosine schedule from lr 4e-3, bf16 autocast, channels_last.
 $PY -m training.train --data "$WORK"/data/train/* --out "$WORK/run" --width 64 --batch 64 \
@@ -37,6 +41,14 @@ $PY -m training.train --data "$WORK"/data/train/* --out "$WORK/tuned-gpu" --init
     --loss psnr --batch 64 --crop 128 --iters 8045 --schedule cosine --lr 4e-4 --warmup 200 \
     --data-on-device --ckpt-every 1000 --val-every 0 --resume
 
-# 5. Export and evaluate through ONNX Runtime.
-$PY -m training.export "$WORK/tuned-gpu" -o "$WORK/dbn.onnx" --fp16-weights
+# 5. Fine-tune on the photos and the shaken clips, the clips' folder named 4 times (37 % of samples).
+$PY -m training.export "$WORK/tuned-gpu" -o "$WORK/dbn-gpu.onnx" --fp16-weights
+F=$WORK/footage/train
+$PY -m training.train --data "$WORK"/data/train/* "$F" "$F" "$F" "$F" --out "$WORK/tuned-footage" \
+    --init "$WORK/dbn-gpu.onnx" --loss psnr --batch 8 --crop 128 --iters 100000 --schedule cosine --lr 6e-5 \
+    --warmup 50 --time-limit 100 --fit-time-limit --ckpt-every 100 --val-every 0 --resume
+
+# 6. Export and evaluate through ONNX Runtime, on the held-out photos and on the held-out clips.
+$PY -m training.export "$WORK/tuned-footage" -o "$WORK/dbn.onnx" --fp16-weights
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK"/data/val/* --split val --out "$WORK/eval"
+$PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val" --split val --out "$WORK/eval/footage"
