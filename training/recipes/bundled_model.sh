@@ -16,6 +16,8 @@ $PY -m training.corpus > "$WORK/corpus.json"
 $PY - "$WORK" <<'PY' | xargs -P "$(nproc)" -L 1 sh -c "$PY"' -m training.data.photos "$0" --name "$1" -o "$2" --split "$3" --clips-per-photo "$4" --seed "$5" >/dev/null 2>&1 || echo "synthesis failed: $0"'
 import json, sys
 for p in json.load(open(f"{sys.argv[1]}/corpus.json")):
+    if p["kind"] != "photo":
+        continue
     n, seed = (30, 0) if p["split"] == "train" else (6, 1)
     print(p["path"], p["name"], f"{sys.argv[1]}/data/{p['split']}/{p['name']}", p["split"], n, seed)
 PY
