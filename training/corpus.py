@@ -58,7 +58,7 @@ SKIMAGE_PHOTOS = {
     "rocket": ("rocket.jpg", "public domain (SpaceX)"),
     "motorcycle": ("motorcycle_left.png", "Middlebury stereo data set (research use)"),
 }
-# Held out by source image: never seen in training.
+# Held out by source (photo or clip): never seen in training.
 VALIDATION = {"Storm", "LadyBird", "Path", "EveningGlow", "coffee", "realshort", "tree"}
 
 
