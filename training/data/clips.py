@@ -61,7 +61,6 @@ def write_clips(items: Iterable[Item | None], make: Callable[[Item], tuple[np.nd
     return breaks
 
 
-
 def clip_names(sources: list[Path]) -> list[str]:
     """Clip name stem per source: its file or folder name, which must be unique in one run."""
     names = [Path(s).stem if Path(s).is_file() else Path(s).resolve().name for s in sources]
