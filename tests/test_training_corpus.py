@@ -1,12 +1,11 @@
 """training.corpus: the photo and clip list, held out by source, built without the network when cached."""
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-import vs_dvd
 from training.corpus import DEBIAN_CLIPS, DEBIAN_PHOTOS, SKIMAGE_PHOTOS, VALIDATION, gather
+from vs_dvd.model import BUNDLED, sidecar_path
 
 
 def test_every_validation_photo_is_in_the_corpus_and_lomiri_is_never_used():
@@ -46,7 +45,7 @@ def test_a_compressed_clip_is_listed_under_its_unpacked_name(tmp_path, monkeypat
 
 
 def test_the_bundled_model_records_its_sources_and_was_validated_on_held_out_ones_only():
-    sidecar = json.loads((Path(vs_dvd.__file__).parent / "data" / "dbn.json").read_text())
+    sidecar = json.loads(sidecar_path(BUNDLED).read_text())
     trained = {s["name"] for s in sidecar["training"]["sources"]}
     held_out = {s["name"] for s in sidecar["validation"]["held_out_sources"]}
     assert held_out <= VALIDATION and not trained & VALIDATION
