@@ -23,6 +23,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from trt_build.files import atomic_write_bytes  # one atomic writer for engines, models and checkpoints
+from vs_dvd.model import sidecar_path  # the runtime reads the sidecar where export writes it
 from vs_dvd.network import DBN, FRAMES, MULTIPLE, fold_batchnorm
 
 INPUT_NAME = "frames"
@@ -30,11 +31,6 @@ OUTPUT_NAME = "sharp"
 OPSET = 17
 FP16_MAX = float(np.finfo(np.float16).max)
 TOLERANCE = {False: 1e-4, True: 2e-3}  # max abs error on [0, 1] output, by fp16_weights
-
-
-def sidecar_path(onnx_path: Path) -> Path:
-    """``model.onnx`` -> ``model.json``."""
-    return Path(onnx_path).with_suffix(".json")
 
 
 def _unshare_initializers(graph: onnx.GraphProto) -> None:
