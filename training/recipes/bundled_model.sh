@@ -52,7 +52,7 @@ $PY -m training.train --data "$WORK"/data/train/* "$F" "$F" "$F" "$F" --out "$WO
     --init "$WORK/dbn-gpu.onnx" --loss psnr --batch 8 --crop 128 --iters 100000 --schedule cosine --lr 6e-5 \
     --warmup 50 --time-limit 100 --fit-time-limit --ckpt-every 100 --val-every 0 --resume
 
-# 6. The same data at GPU scale, from phase 4's file. (The shipped run was re-planned to end at a
+# 6. The same data at GPU scale, from phase 4's file. (The bundled run was re-planned to end at a
 #    6.8-minute time limit, which came to 6719 steps; lr 4e-4 instead of 1e-3 gained 0.15 dB less on
 #    the held-out clips and 0.14 dB more on the held-out photos.)
 $PY -m training.export "$WORK/tuned-footage" -o "$WORK/dbn-footage.onnx" --fp16-weights
