@@ -21,10 +21,10 @@ def test_fetched_files_are_reused_and_missing_ones_skipped(tmp_path, monkeypatch
     present = {"mate-backgrounds": ["Storm", "Wood"], "plasma-workspace-wallpapers": ["Kite"]}
     for package, names in present.items():
         for name in names:
-            path = tmp_path / package / DEBIAN_PHOTOS[package][1][name]
+            path = tmp_path / package / f"{name}.jpg"
             path.parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(path), np.zeros((8, 8, 3), np.uint8))
-    tree = tmp_path / "opencv-doc" / DEBIAN_CLIPS["opencv-doc"][1]["tree"]
+    tree = tmp_path / "opencv-doc" / "tree.avi"
     tree.parent.mkdir(parents=True)
     tree.write_bytes(b"a clip")
     sources = {p.name: p for p in gather(tmp_path)}
@@ -36,9 +36,11 @@ def test_fetched_files_are_reused_and_missing_ones_skipped(tmp_path, monkeypatch
     assert "apt-get is not available" in caplog.text
 
 
-def test_a_compressed_clip_is_listed_under_its_unpacked_name(tmp_path, monkeypatch):
+def test_a_file_is_kept_under_its_corpus_name_and_unpacked_suffix(tmp_path, monkeypatch):
+    """cup.mp4.gz in the package is cached as cup.mp4: the synthesis modules name clips by file stem."""
     monkeypatch.setenv("PATH", str(tmp_path))
-    cup = tmp_path / "opencv-doc" / DEBIAN_CLIPS["opencv-doc"][1]["cup"].removesuffix(".gz")
+    assert DEBIAN_CLIPS["opencv-doc"][1]["cup"].endswith("/cup.mp4.gz")
+    cup = tmp_path / "opencv-doc" / "cup.mp4"
     cup.parent.mkdir(parents=True)
     cup.write_bytes(b"a clip")
     assert {p.name: p.path for p in gather(tmp_path) if p.kind == "clip"} == {"cup": str(cup)}

@@ -44,6 +44,17 @@ def test_a_package_without_a_file_names_it(tmp_path):
     assert not (tmp_path / "clip.avi").exists()
 
 
+def test_a_member_that_is_a_link_names_the_file_to_ask_for(tmp_path):
+    """Packages often link one image under several names (plasma's 2560x1440.jpg -> 2560x1600.jpg)."""
+    root = tmp_path / "pkg" / DATA
+    root.mkdir(parents=True)
+    (root / "2560x1440.jpg").symlink_to("2560x1600.jpg")
+    deb = make_deb(tmp_path, {f"{DATA}/2560x1600.jpg": b"jpeg"})
+    with pytest.raises(PackageError, match=f"{DATA}/2560x1440.jpg is a link to {DATA}/2560x1600.jpg: ask for"):
+        extract(deb, {f"{DATA}/2560x1440.jpg": tmp_path / "photo.jpg"})
+    assert not (tmp_path / "photo.jpg").exists()
+
+
 def test_a_damaged_package_is_reported(tmp_path):
     deb = tmp_path / "pkg_1.0_all.deb"
     deb.write_bytes(b"!<arch>\nnot really")

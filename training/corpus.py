@@ -24,16 +24,15 @@ DEFAULT_DIR = Path.home() / ".cache" / "vs-dvd" / "corpus"
 
 # package -> (licence, {photo name: path inside the package}); every one was checked to be a photograph.
 _MATE = "usr/share/backgrounds/mate/nature/{}.jpg"
-_PLASMA = "usr/share/wallpapers/{}/contents/images/2560x1440.jpg"
+_PLASMA = "usr/share/wallpapers/{}/contents/images/2560x1600.jpg"  # the 2560x1440.jpg beside it is a link
 DEBIAN_PHOTOS: dict[str, tuple[str, dict[str, str]]] = {
     "mate-backgrounds": ("GPL-2+", {n: _MATE.format(n) for n in (
         "Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird", "RainDrops",
         "Storm", "TwoWings", "Wood", "YellowFlower")}),
     "plasma-workspace-wallpapers": ("GPL-2+", {
         **{n: _PLASMA.format(n) for n in (
-            "BytheWater", "ColdRipple", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey", "Kite",
-            "OneStandsOut", "Path", "summer_1am")},
-        "ColorfulCups": "usr/share/wallpapers/ColorfulCups/contents/images/2560x1600.jpg",
+            "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey",
+            "Kite", "OneStandsOut", "Path", "summer_1am")},
         "Volna": "usr/share/wallpapers/Volna/contents/images/5120x2880.jpg",
     }),
 }
@@ -77,10 +76,12 @@ def _split(name: str) -> str:
 
 
 def _debian(packages: dict[str, tuple[str, dict[str, str]]], kind: str, cache: Path) -> list[Source]:
-    """The listed files of each package, fetched into ``cache/<package>/`` where missing."""
+    """The listed files of each package, fetched where missing as ``cache/<package>/<name><suffix>`` (so a
+    clip's name is its file's stem, as the synthesis modules name their clips)."""
     found = []
     for package, (licence, files) in packages.items():
-        targets = {name: cache / package / member.removesuffix(".gz") for name, member in files.items()}
+        targets = {name: cache / package / (name + Path(member.removesuffix(".gz")).suffix)
+                   for name, member in files.items()}
         try:
             fetch(package, {files[name]: target for name, target in targets.items()})
         except PackageError as e:

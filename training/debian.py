@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import posixpath
 import shutil
 import subprocess
 import tarfile
@@ -35,22 +36,31 @@ def extract(deb: Path, members: dict[str, Path]) -> None:
     """Copy files out of a .deb: member path -> target. A member ending in ``.gz`` whose target
     does not is decompressed on the way."""
     wanted = {m.lstrip("./"): Path(t) for m, t in members.items()}
+    links = {}
     with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL) as unpack:  # it complains when cut short
         try:
             with tarfile.open(fileobj=unpack.stdout, mode="r|*") as tar:
                 for entry in tar:
-                    target = wanted.pop(entry.name.lstrip("./"), None) if entry.isfile() else None
-                    if target is not None:
+                    name = entry.name.lstrip("./")
+                    if name not in wanted or not (entry.isfile() or entry.issym() or entry.islnk()):
+                        continue
+                    target = wanted.pop(name)
+                    if entry.isfile():
                         with tar.extractfile(entry) as source:
                             unzip = entry.name.endswith(".gz") and target.suffix != ".gz"
                             _write(gzip.GzipFile(fileobj=source) if unzip else source, target)
+                    else:  # the stream may have passed the link's target already: name it instead
+                        links[name] = _link_target(entry)
                     if not wanted:
                         break
         except (tarfile.ReadError, OSError, EOFError) as e:
             raise PackageError(f"{deb.name} is not a readable Debian package ({e}); try again") from None
         finally:
             unpack.stdout.close()  # dpkg-deb may still be writing the rest: let it stop
+    if links:
+        raise PackageError(f"in {deb.name}, " + ", ".join(f"{m} is a link to {t}" for m, t in sorted(links.items()))
+                           + ": ask for the file itself")
     if wanted:
         raise PackageError(f"{deb.name} has no {', '.join(sorted(wanted))}")
 
@@ -64,6 +74,13 @@ def fetch(package: str, members: dict[str, Path]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
         extract(download(package, Path(tmp)), missing)
+
+
+def _link_target(entry: tarfile.TarInfo) -> str:
+    """The member path a symbolic or hard link in the archive points at."""
+    if entry.islnk():
+        return entry.linkname.lstrip("./")
+    return posixpath.normpath(posixpath.join(posixpath.dirname(entry.name.lstrip("./")), entry.linkname))
 
 
 def _write(source, target: Path) -> None:
