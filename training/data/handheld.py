@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="with SRC: the split to record (default train); without: synthesise only the "
                              "corpus clips of this split (default both)")
     parser.add_argument("--licence", default="unknown", help="with SRC: licence of the footage, for the manifest")
+    parser.add_argument("--clips", nargs="+", metavar="NAME",
+                        help="without SRC: only these corpus clips (default: every one of the split)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     for s in args.sources:
@@ -168,9 +170,14 @@ def main(argv: list[str] | None = None) -> None:
         runs = {(args.split or "train", args.licence): args.sources}
     else:
         from training.corpus import gather
+        corpus = [c for c in gather() if c.kind == "clip" and args.split in (None, c.split)]
+        unknown = set(args.clips or ()) - {c.name for c in corpus}
+        if unknown:
+            parser.error(f"no corpus clip {', '.join(sorted(unknown))}"
+                         f"{' in split ' + args.split if args.split else ''} (python -m training.corpus lists them)")
         runs = {}
-        for c in gather():
-            if c.kind == "clip" and args.split in (None, c.split):
+        for c in corpus:
+            if not args.clips or c.name in args.clips:
                 runs.setdefault((c.split, c.licence), []).append(Path(c.path))
         if not runs:
             parser.error("no corpus clips could be fetched (see the warnings above): pass SRC files instead")
