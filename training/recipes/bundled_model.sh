@@ -24,8 +24,11 @@ for p in json.load(open(f"{sys.argv[1]}/corpus.json")):
     print(p["path"], p["name"], f"{sys.argv[1]}/data/{p['split']}/{p['name']}", p["split"], n, seed)
 PY
 # ... and the corpus clips, shaken: 9-frame clips like the photos' (seed 0), the held-out ones with seed 1.
-$PY -m training.data.handheld -o "$WORK/footage/train" --split train --max-side 640 --chunk 9
-$PY -m training.data.handheld -o "$WORK/footage/val" --split val --seed 1
+# Phases 4-6 had the corpus's first five clips; the held-out clips added later (val-2) are longer side 640.
+$PY -m training.data.handheld -o "$WORK/footage/train" --split train --clips cockatoo box cup \
+    --max-side 640 --chunk 9
+$PY -m training.data.handheld -o "$WORK/footage/val" --split val --clips realshort tree --seed 1
+$PY -m training.data.handheld -o "$WORK/footage/val-2" --split val --clips dog bike1 bike2 --seed 1 --max-side 640
 
 PHOTOS=("$WORK"/data/train/*)
 F=$WORK/footage/train
@@ -72,3 +75,4 @@ tune tuned-footage-gpu tuned-footage-gpu-2 --data "${MIX[@]}" --batch 64 --crop 
 $PY -m training.export "$WORK/tuned-footage-gpu-2" -o "$WORK/dbn.onnx" --fp16-weights
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK"/data/val/* --split val --out "$WORK/eval"
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val" --split val --out "$WORK/eval/footage"
+$PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val-2" --split val --out "$WORK/eval/footage-2"
