@@ -101,6 +101,14 @@ def test_the_cli_refuses_a_source_too_small_to_shake(tmp_path, capsys):
     assert "too small to shake" in capsys.readouterr().err
 
 
+def test_the_cli_refuses_sources_and_corpus_clip_names_together(tmp_path, capsys):
+    video = write_video(tmp_path / "pan.mov", panning(6), fps=30)
+    with pytest.raises(SystemExit):
+        main([str(video), "-o", str(tmp_path / "out"), "--clips", "cup"])
+    assert "either SRC files or --clips" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_cli_shakes_only_the_corpus_clips_named(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(corpus, "DEFAULT_DIR", tmp_path / "corpus")
     monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get: the clips not cached are skipped

@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> None:
     for s in args.sources:
         if not s.exists():
             parser.error(f"source {s} does not exist: pass a video file or a folder of frames")
+    if args.sources and args.clips:
+        parser.error("--clips picks corpus clips: pass either SRC files or --clips, not both")
     if args.sources:
         runs = {(args.split or "train", args.licence): args.sources}
     else:
