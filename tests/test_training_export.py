@@ -119,6 +119,32 @@ def test_the_cli_refuses_a_folder_without_checkpoints(tmp_path, capsys):
     assert not (tmp_path / "m.onnx").exists()
 
 
+def test_the_cli_exports_the_mean_of_the_weights_of_several_checkpoints(model, tmp_path):
+    torch.manual_seed(1)
+    other = trained_like(DBN(DBNConfig(width=4)))
+    folders = [make_checkpoint(tmp_path / name, m) for name, m in (("a", model), ("b", other))]
+    out = tmp_path / "soup.onnx"
+    main([*map(str, folders), "-o", str(out), "--check-size", "16x24"])
+    mean = DBN(DBNConfig(width=4))
+    mean.load_state_dict({k: (v + other.state_dict()[k]) / 2 if v.is_floating_point() else v
+                          for k, v in model.state_dict().items()})
+    frames = torch.rand(1, 15, 16, 24)
+    with torch.no_grad():
+        expected = mean.eval()(frames).numpy()
+        assert np.abs(model.eval()(frames).numpy() - expected).max() > 1e-2  # the mean is a third network
+    np.testing.assert_allclose(run(out, frames), expected, atol=1e-4)
+    sidecar = json.loads(sidecar_path(out).read_text())
+    assert sidecar["weights_averaged"] is True and sidecar["checkpoint"] == [str(f) for f in folders]
+
+
+def test_the_cli_refuses_to_average_different_networks(model, tmp_path, capsys):
+    folders = [make_checkpoint(tmp_path / name, m) for name, m in (("a", model), ("b", DBN(DBNConfig(width=8))))]
+    with pytest.raises(SystemExit):
+        main([*map(str, folders), "-o", str(tmp_path / "m.onnx")])
+    assert "is not the same network as" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_the_plugin_accepts_the_export(model, tmp_path):
     from vs_dvd import model as runtime_model
 

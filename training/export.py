@@ -177,6 +177,23 @@ def load_checkpoint(path: Path) -> tuple[DBN, Path, dict]:
     return load_model(checkpoint).eval(), checkpoint, args
 
 
+def load_average(paths: list[Path]) -> tuple[DBN, list[Path], list[dict]]:
+    """The uniform weight average of checkpoints of one network (a "model soup", Wortsman et al. 2022):
+    two fine-tunings of one model, averaged, often keep the strengths of both. One path loads as is."""
+    loaded = [load_checkpoint(p) for p in paths]
+    model, first, _ = loaded[0]
+    shapes = {k: v.shape for k, v in model.state_dict().items()}
+    for other, checkpoint, _ in loaded[1:]:
+        if other.config != model.config or {k: v.shape for k, v in other.state_dict().items()} != shapes:
+            raise ValueError(f"{checkpoint} is not the same network as {first} ({other.config} vs {model.config}, "
+                             "or BatchNorm folded in one only): average checkpoints of one architecture")
+    if len(loaded) > 1:
+        states = [m.state_dict() for m, _, _ in loaded]
+        model.load_state_dict({k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype)
+                               if v.is_floating_point() else v for k, v in states[0].items()})
+    return model, [c for _, c, _ in loaded], [a for _, _, a in loaded]
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         h, w = (int(v) for v in text.lower().split("x"))
@@ -190,7 +207,9 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m training.export",
         description="Export a training checkpoint to ONNX plus the JSON sidecar vs_dvd reads, after checking "
                     "ONNX Runtime against PyTorch.")
-    parser.add_argument("checkpoint", type=Path, help="a step-NNNNNNN folder, or a training --out folder (its latest)")
+    parser.add_argument("checkpoints", nargs="+", type=Path, metavar="CHECKPOINT",
+                        help="a step-NNNNNNN folder, or a training --out folder (its latest); several: export "
+                             "the mean of their weights (fine-tunings of one model)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
     parser.add_argument("--fp16-weights", action="store_true",
                         help="store weights as float16 behind Cast nodes: half the file, computed in float32")
@@ -200,8 +219,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="frame size of the parity check (default 64x96)")
     args = parser.parse_args(argv)
     try:
-        model, checkpoint, training_args = load_checkpoint(args.checkpoint)
-        sidecar = export_onnx(model, args.output, {"checkpoint": checkpoint.name, "training": training_args},
+        model, checkpoints, training_args = load_average(args.checkpoints)
+        provenance = ({"checkpoint": checkpoints[0].name, "training": training_args[0]} if len(checkpoints) == 1 else
+                      {"checkpoint": [str(c) for c in checkpoints], "training": training_args,
+                       "weights_averaged": True})
+        sidecar = export_onnx(model, args.output, provenance,
                               fp16_weights=args.fp16_weights, tolerance=args.tolerance, check_size=args.check_size)
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
