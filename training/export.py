@@ -205,8 +205,8 @@ def _size(text: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m training.export",
-        description="Export a training checkpoint to ONNX plus the JSON sidecar vs_dvd reads, after checking "
-                    "ONNX Runtime against PyTorch.")
+        description="Export a training checkpoint (or the mean of several) to ONNX plus the JSON sidecar vs_dvd "
+                    "reads, after checking ONNX Runtime against PyTorch.")
     parser.add_argument("checkpoints", nargs="+", type=Path, metavar="CHECKPOINT",
                         help="a step-NNNNNNN folder, or a training --out folder (its latest); several: export "
                              "the mean of their weights (fine-tunings of one model)")
