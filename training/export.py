@@ -182,13 +182,13 @@ def load_average(paths: list[Path]) -> tuple[DBN, list[Path], list[dict]]:
     two fine-tunings of one model, averaged, often keep the strengths of both. One path loads as is."""
     loaded = [load_checkpoint(p) for p in paths]
     model, first, _ = loaded[0]
-    shapes = {k: v.shape for k, v in model.state_dict().items()}
-    for other, checkpoint, _ in loaded[1:]:
-        if other.config != model.config or {k: v.shape for k, v in other.state_dict().items()} != shapes:
+    states = [m.state_dict() for m, _, _ in loaded]
+    shapes = lambda state: {k: v.shape for k, v in state.items()}
+    for (other, checkpoint, _), state in zip(loaded[1:], states[1:]):
+        if other.config != model.config or shapes(state) != shapes(states[0]):
             raise ValueError(f"{checkpoint} is not the same network as {first} ({other.config} vs {model.config}, "
                              "or BatchNorm folded in one only): average checkpoints of one architecture")
     if len(loaded) > 1:
-        states = [m.state_dict() for m, _, _ in loaded]
         model.load_state_dict({k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype)
                                if v.is_floating_point() else v for k, v in states[0].items()})
     return model, [c for _, c, _ in loaded], [a for _, _, a in loaded]
