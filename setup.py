@@ -74,6 +74,7 @@ class BinaryDistribution(Distribution):
 
 TRT = ["tensorrt-rtx-cu13-libs", "tensorrt-rtx-cu13-bindings", "onnx"]
 CUDA = ["torch", "onnx"]
+ALIGN = ["opencv-python-headless"]  # models trained on flow-aligned windows (sidecar "align")
 TRAIN = ["torch", "safetensors", "tqdm", "tensorboard", "scikit-image", "av",
          "opencv-python-headless", "matplotlib", "onnx"]
 
@@ -86,10 +87,11 @@ setup(
     package_data={"vs_dvd": ["data/*.onnx", "data/*.json"]},
     install_requires=["vapoursynth>=81", "numpy", "onnxruntime"],
     extras_require={
+        "align": ALIGN,
         "cuda": CUDA,
         "trt": TRT,
         "train": TRAIN,
-        "test": sorted({"pytest", "pytest-timeout", "vapoursynth-mlrt-ort", *CUDA, *TRT, *TRAIN}),
+        "test": sorted({"pytest", "pytest-timeout", "vapoursynth-mlrt-ort", *ALIGN, *CUDA, *TRT, *TRAIN}),
     },
     cmdclass={"build": BuildWithPlugin, "build_plugin": BuildPlugin},
     distclass=BinaryDistribution,

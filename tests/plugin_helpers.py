@@ -2,6 +2,7 @@
 tiny real DBN models, moving test clips, and a direct ONNX Runtime run to compare against."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,29 @@ def conv_onnx(path: Path, stride: int = 1) -> Path:
     return path
 
 
+def picker_onnx(path: Path, index: int = 0, align: str | None = None) -> Path:
+    """A model that returns frame ``index`` of its five (a Slice), with a sidecar naming ``align``:
+    its output shows exactly which pixels a model is fed."""
+    import hashlib
+    import json
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    bounds = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
+              (("starts", [3 * index]), ("ends", [3 * index + 3]), ("axes", [1]))]
+    graph = helper.make_graph(
+        [helper.make_node("Slice", ["frames", "starts", "ends", "axes"], ["sharp"])], "picker",
+        [helper.make_tensor_value_info("frames", TensorProto.FLOAT, ["N", 15, "H", "W"])],
+        [helper.make_tensor_value_info("sharp", TensorProto.FLOAT, ["N", 3, "H", "W"])], bounds)
+    data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    path.write_bytes(data)
+    sidecar = {"format": 1, "sha256": hashlib.sha256(data).hexdigest(), "frames": 5, "multiple": 8,
+               "input": "frames", "output": "sharp", "align": align}
+    path.with_suffix(".json").write_text(json.dumps(sidecar))
+    return path
+
+
 def pattern(n: int, height: int, width: int) -> np.ndarray:
     """Frame n of a smooth colour pattern that moves a few pixels per frame, 3 x H x W in [0.1, 0.9]."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -58,18 +82,23 @@ def pattern(n: int, height: int, width: int) -> np.ndarray:
     return (0.5 + 0.4 * np.stack([r, g, b])).astype(np.float32)
 
 
-def moving_clip(width: int = 64, height: int = 48, length: int = 10,
-                format: int = vs.RGBS) -> vs.VideoNode:
-    """``pattern`` as a clip of ``format`` (YUV is BT.709, limited range; GRAY takes the green plane)."""
+def array_clip(frame_at: Callable[[int], np.ndarray], width: int, height: int, length: int) -> vs.VideoNode:
+    """An RGBS clip whose frame n is ``frame_at(n)`` (3 x H x W float32)."""
     blank = vs.core.std.BlankClip(format=vs.RGBS, width=width, height=height, length=length)
 
     def paint(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         out = f.copy()
-        for p, plane in enumerate(pattern(n, height, width)):
+        for p, plane in enumerate(frame_at(n)):
             np.asarray(out[p])[...] = plane
         return out
 
-    clip = blank.std.ModifyFrame(blank, paint)
+    return blank.std.ModifyFrame(blank, paint)
+
+
+def moving_clip(width: int = 64, height: int = 48, length: int = 10,
+                format: int = vs.RGBS) -> vs.VideoNode:
+    """``pattern`` as a clip of ``format`` (YUV is BT.709, limited range; GRAY takes the green plane)."""
+    clip = array_clip(lambda n: pattern(n, height, width), width, height, length)
     family = vs.core.get_video_format(format).color_family
     if family == vs.GRAY:
         clip = clip.std.ShufflePlanes(1, vs.GRAY)

@@ -7,6 +7,7 @@ import pytest
 import vapoursynth as vs
 from onnx import TensorProto, helper
 
+from plugin_helpers import picker_onnx
 from vs_dvd import model as models
 
 
@@ -103,6 +104,19 @@ def test_sidecar_naming_other_tensors(model_path, tmp_path):
     sidecar = json.loads(models.sidecar_path(path).read_text())
     models.sidecar_path(path).write_text(json.dumps({**sidecar, "input": "x"}))
     with pytest.raises(vs.Error, match="its sidecar .* names 'x'"):
+        models.load(path)
+
+
+def test_a_model_trained_on_aligned_windows_says_so(tmp_path):
+    info = models.load(picker_onnx(tmp_path / "aligned.onnx", align="dis-fast"))
+    assert info.align == "dis-fast" and "neighbours aligned (dis-fast)" in info.describe()
+    assert models.load(picker_onnx(tmp_path / "plain.onnx")).align is None
+
+
+def test_an_alignment_this_version_cannot_do_is_refused(tmp_path):
+    path = picker_onnx(tmp_path / "future.onnx", align="raft-large")
+    with pytest.raises(vs.Error, match=r"aligned in a way this version of vs-dvd cannot reproduce \(unknown "
+                                       r"alignment 'raft-large'.*update vs-dvd"):
         models.load(path)
 
 

@@ -6,8 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import vapoursynth as vs
 
-from plugin_helpers import moving_clip, planes, run_onnx
+from plugin_helpers import array_clip, moving_clip, picker_onnx, planes, run_onnx
+from training_helpers import panning
 from vs_dvd import model as models
+from vs_dvd.align import align_window
 from vs_dvd.backends import cpu
 from vs_dvd.pipeline import Deblurrer, SourceCache, shifted
 from vs_dvd.tiles import Tiling
@@ -18,7 +20,7 @@ def deblurrer(model_path, clip: vs.VideoNode, tile=None, overlap=(0, 0)) -> Debl
     size = (-(-clip.height // 8) * 8, -(-clip.width // 8) * 8)
     tiling = Tiling.fit(size, tile, overlap)
     backend = cpu.create(info, device_id=0, fp16=False, num_streams=1, num_threads=1, shape=tiling.tile)
-    return Deblurrer(clip, backend, tiling, info.multiple)
+    return Deblurrer(clip, backend, tiling, info.multiple, info.align)
 
 
 def with_cuts(clip: vs.VideoNode) -> vs.VideoNode:
@@ -73,6 +75,21 @@ def test_request_order_and_concurrency_do_not_change_the_output(model_path):
     for n, future in futures.items():
         np.testing.assert_array_equal(planes(future.result()), reference[n])
     assert shuffled.sources.made == 10
+
+
+def test_a_model_trained_on_aligned_windows_gets_its_neighbours_warped_onto_the_centre(tmp_path):
+    pan = [f.transpose(2, 0, 1).astype(np.float32) / 255 for f in panning(8, 72, 96)]
+    clip = array_clip(lambda n: pan[n], 96, 72, 8)
+    aligned = deblurrer(picker_onnx(tmp_path / "aligned.onnx", index=0, align="dis-fast"), clip)
+    plain = deblurrer(picker_onnx(tmp_path / "plain.onnx", index=0), clip)
+    inner = (slice(None), slice(12, -12), slice(12, -12))
+    for n in (2, 5):
+        window = [pan[k] for k in range(n - 2, n + 3)]
+        expected = align_window([f.transpose(1, 2, 0) for f in window])[0].transpose(2, 0, 1)
+        out = planes(aligned.clip().get_frame(n))
+        np.testing.assert_allclose(out, expected, atol=1e-6)
+        assert np.abs(out - pan[n])[inner].mean() < 0.01  # frame n-2, moved onto frame n
+        np.testing.assert_array_equal(planes(plain.clip().get_frame(n)), pan[n - 2])
 
 
 def test_shifted_clip_clamps_at_both_ends():

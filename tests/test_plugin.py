@@ -11,7 +11,7 @@ import pytest
 import vapoursynth as vs
 
 import vs_dvd
-from plugin_helpers import moving_clip, planes
+from plugin_helpers import moving_clip, picker_onnx, planes
 
 core = vs.core
 
@@ -86,6 +86,21 @@ def test_a_missing_python_package_is_an_error_that_says_what_to_install():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "cannot import the Python package vs_dvd" in result.stdout
     assert "pip install" in result.stdout
+
+
+def test_a_model_that_aligns_without_opencv_says_what_to_install(tmp_path):
+    model = picker_onnx(tmp_path / "aligned.onnx", align="dis-fast")
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["cv2"] = None  # as if OpenCV were not installed
+        import vapoursynth as vs
+        try:
+            vs.core.dvd.Deblur(vs.core.std.BlankClip(format=vs.RGBS), model={str(model)!r})
+        except vs.Error as e:
+            print(e)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "by optical flow (dis-fast), which needs OpenCV: pip install 'vs-dvd[align]'" in result.stdout
 
 
 def test_vspipe_renders_yuv_that_ffmpeg_reads(vspipe, model_path):

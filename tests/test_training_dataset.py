@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from training_helpers import make_dataset, texture
+from training_helpers import make_dataset, panning, texture
 
 from training.data.dataset import ClipDataset, DeviceBatches, has_clip, window, write_clip
 
@@ -58,6 +58,20 @@ def test_validation_crops_are_centred_and_unaugmented(data):
 def test_a_split_without_clips_is_an_error_that_names_it(data):
     with pytest.raises(ValueError, match="no 'test' clips"):
         ClipDataset([data], "test")
+
+
+def test_aligned_samples_have_their_neighbours_warped_onto_the_centre(tmp_path):
+    frames = np.stack(panning(6, 128, 128))
+    data = make_dataset(tmp_path, {"pan": (frames, frames, "train")})
+    plain, aligned = (ClipDataset([data], crop=96, augment=False, align=a) for a in (None, "dis-fast"))
+    inner = (slice(None), slice(12, -12), slice(12, -12))
+    for i in range(4):
+        for (x, y), far in ((plain[i], True), (aligned[i], False)):
+            errors = [float((x[3 * f:3 * f + 3] - y)[inner].abs().mean()) for f in range(5)]
+            assert errors[2] == 0.0
+            assert all((e > 0.04) if far else (e < 0.01) for e in errors[:2] + errors[3:] if e), (i, errors)
+    with pytest.raises(ValueError, match="unknown alignment 'flow'"):
+        ClipDataset([data], align="flow")
 
 
 def test_batches_cut_on_the_device_are_the_loaders_samples(data):

@@ -5,7 +5,8 @@ import re
 
 import numpy as np
 import pytest
-from training_helpers import make_checkpoint, make_dataset, texture
+from plugin_helpers import picker_onnx
+from training_helpers import make_checkpoint, make_dataset, panning, texture
 
 from training.evaluate import evaluate_onnx, gain_by_input, main, pad_to_multiple, split_at_sharp
 from training.export import export_onnx
@@ -97,3 +98,17 @@ def test_padding_mirrors_the_last_rows_and_columns_up_to_a_multiple_of_8():
     assert padded.shape == (2, 3, 16, 16)
     assert np.array_equal(padded[..., :10, :13], x)
     assert np.array_equal(padded[..., 10, :13], x[..., 8, :]) and np.array_equal(padded[..., :10, 13], x[..., :, 11])
+
+
+def test_a_model_trained_on_aligned_windows_is_fed_aligned_windows(tmp_path):
+    frames = np.stack(panning(6, 64, 80))
+    data = make_dataset(tmp_path / "data", {"pan": (frames, frames, "val")})
+    psnrs = {}
+    for align in (None, "dis-fast"):
+        summary = evaluate_onnx(picker_onnx(tmp_path / f"{align}.onnx", index=0, align=align), [data],
+                                out=tmp_path / str(align))
+        assert summary["align"] == align
+        with open(tmp_path / str(align) / "frames.csv") as f:  # frames 0 and 1 see themselves as frame k-2
+            psnrs[align] = [float(r["output_psnr"]) for r in csv.DictReader(f) if int(r["frame"]) >= 2]
+    # frame k-2 as it is, or warped onto frame k: the flow's edges aside, frame k itself
+    assert max(psnrs[None]) < 20 and min(psnrs["dis-fast"]) > max(psnrs[None]) + 10, psnrs

@@ -146,6 +146,21 @@ def test_the_cli_refuses_to_average_different_networks(model, tmp_path, capsys):
     assert not (tmp_path / "m.onnx").exists()
 
 
+def test_the_sidecar_says_how_the_training_windows_were_aligned(model, tmp_path):
+    main([str(make_checkpoint(tmp_path / "a", model, align="dis-fast")), "-o", str(tmp_path / "a.onnx")])
+    main([str(make_checkpoint(tmp_path / "b", model)), "-o", str(tmp_path / "b.onnx")])
+    assert json.loads(sidecar_path(tmp_path / "a.onnx").read_text())["align"] == "dis-fast"
+    assert json.loads(sidecar_path(tmp_path / "b.onnx").read_text())["align"] is None
+
+
+def test_the_cli_refuses_to_average_models_trained_on_differently_aligned_windows(model, tmp_path, capsys):
+    folders = [make_checkpoint(tmp_path / "a", model, align="dis-fast"), make_checkpoint(tmp_path / "b", model)]
+    with pytest.raises(SystemExit):
+        main([*map(str, folders), "-o", str(tmp_path / "m.onnx")])
+    assert "were trained on windows aligned in different ways (" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_the_plugin_accepts_the_export(model, tmp_path):
     from vs_dvd import model as runtime_model
 

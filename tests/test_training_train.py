@@ -161,6 +161,22 @@ def test_fitted_iters_ends_the_schedule_at_the_deadline_within_bounds():
     assert fitted_iters(100, rate=10.0, seconds_left=-1.0, cap=300) == 101
 
 
+def test_align_trains_on_aligned_windows_and_the_export_says_so(data, tmp_path, train):
+    from training.export import main as export
+    from vs_dvd import model as models
+
+    train("--data", data, "--out", tmp_path / "run", *TINY, "--amp", "off", "--iters", "2", "--val-every", "0",
+          "--align", "dis-fast")
+    export([str(tmp_path / "run"), "-o", str(tmp_path / "m.onnx")])
+    assert models.load(tmp_path / "m.onnx").align == "dis-fast"
+
+
+def test_align_runs_in_the_cpu_loader_only(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "d", "--out", "o", "--align", "dis-fast", "--data-on-device"])
+    assert "--align runs optical flow in the CPU loader" in capsys.readouterr().err
+
+
 def test_fit_time_limit_needs_a_time_limit_and_the_cosine_schedule(capsys):
     for extra in ([], ["--time-limit", "5"], ["--schedule", "cosine"]):
         with pytest.raises(SystemExit):

@@ -5,7 +5,8 @@ split, the model sees the five blurry frames around it (clip ends repeated, refl
 multiple of 8 and cropped back) and its output is compared with the sharp frame, as is the blurry
 centre frame itself. Writes ``frames.csv``, ``clips.csv``, ``summary.json``, ``report.md`` and
 ``gain_vs_input.png`` (PSNR gain over input PSNR, the article's Fig. 4/5): a deblurrer should gain
-on blurry frames and leave sharp ones (input PSNR >= 35 dB) alone.
+on blurry frames and leave sharp ones (input PSNR >= 35 dB) alone. A model trained on aligned
+windows (sidecar ``align``) sees its neighbours warped onto the centre, as in the plugin.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from tqdm import tqdm
 
 from training.data.dataset import window
+from vs_dvd.align import align_window
+from vs_dvd.model import sidecar_path
 from vs_dvd.network import MULTIPLE
 
 log = logging.getLogger(__name__)
@@ -31,17 +34,20 @@ PSNR_CAP = 100.0  # identical frames: PSNR is infinite, counted as this
 METRICS = ("input_psnr", "output_psnr", "gain", "input_ssim", "output_ssim")
 
 
-def load_model_bytes(model: Path | str | bytes) -> tuple[bytes, str]:
-    """(ONNX bytes, description) for an ONNX file, or a checkpoint exported in memory."""
+def load_model_bytes(model: Path | str | bytes) -> tuple[bytes, str, str | None]:
+    """(ONNX bytes, description, alignment method) for an ONNX file (its sidecar says the method), or a
+    checkpoint exported in memory (its training arguments say it)."""
     if isinstance(model, bytes):
-        return model, "in-memory ONNX"
+        return model, "in-memory ONNX", None
     path = Path(model)
     if path.is_file():
-        return path.read_bytes(), str(path)
+        side = sidecar_path(path)
+        align = json.loads(side.read_text()).get("align") if side.is_file() else None
+        return path.read_bytes(), str(path), align
     from training.export import load_checkpoint, onnx_bytes
 
-    net, checkpoint, _ = load_checkpoint(path)
-    return onnx_bytes(net), f"{checkpoint} (exported in memory)"
+    net, checkpoint, args = load_checkpoint(path)
+    return onnx_bytes(net), f"{checkpoint} (exported in memory)", args.get("align")
 
 
 def clips_of(datasets: list[Path], split: str | None) -> list[tuple[Path, str]]:
@@ -76,13 +82,16 @@ def ssim(reference: np.ndarray, image: np.ndarray) -> float:
 
 
 def _frame_rows(session, input_name: str, blurry: np.ndarray, sharp: np.ndarray, batch: int,
-                count: int, bar) -> list[dict]:
+                count: int, bar, align: str | None) -> list[dict]:
     """Metrics of the first ``count`` frames of one clip (T x H x W x 3 uint8 arrays)."""
     t, h, w = sharp.shape[:3]
     rows = []
     for start in range(0, count, batch):
         ks = range(start, min(start + batch, count))
-        x = np.stack([np.concatenate([blurry[j] for j in window(k, t)], axis=-1) for k in ks])
+        windows = [[blurry[j] for j in window(k, t)] for k in ks]
+        if align:
+            windows = [align_window(frames, align) for frames in windows]
+        x = np.stack([np.concatenate(frames, axis=-1) for frames in windows])
         x = pad_to_multiple(x.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
         out = session.run(None, {input_name: x})[0][:, :, :h, :w].transpose(0, 2, 3, 1)
         for k, y in zip(ks, out):
@@ -136,7 +145,7 @@ def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | 
     """
     import onnxruntime as ort
 
-    data, description = load_model_bytes(model)
+    data, description, align = load_model_bytes(model)
     session = ort.InferenceSession(data, providers=providers or ["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
     clips = clips_of(datasets, split)
@@ -148,11 +157,11 @@ def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | 
     frames, per_clip = [], []
     with tqdm(total=sum(counts.values()), desc="evaluate", unit="frame") as bar:
         for (root, name), (blurry, sharp) in arrays.items():
-            rows = _frame_rows(session, input_name, blurry, sharp, batch, counts[root, name], bar)
+            rows = _frame_rows(session, input_name, blurry, sharp, batch, counts[root, name], bar, align)
             frames += [{"dataset": str(root), "clip": name, **r} for r in rows]
             per_clip.append({"dataset": str(root), "clip": name, "frames": len(rows), **_means(rows)})
     summary = {
-        "model": description, "sha256": hashlib.sha256(data).hexdigest(), "split": split,
+        "model": description, "sha256": hashlib.sha256(data).hexdigest(), "align": align, "split": split,
         "clips_evaluated": len(per_clip), "frames": len(frames), **_means(frames),
         **split_at_sharp(frames), "by_input_psnr": gain_by_input(frames), "clips": per_clip,
     }
@@ -203,7 +212,8 @@ def write_report(out: Path, summary: dict, frames: list[dict]) -> None:
     plot_gain(out / "gain_vs_input.png", frames)
     lines = [f"# Evaluation of {summary['model']}", "",
              f"sha256 `{summary['sha256'][:12]}`, split `{summary['split']}`: {summary['frames']} frames in "
-             f"{summary['clips_evaluated']} clips.", "",
+             f"{summary['clips_evaluated']} clips"
+             + (f", neighbours aligned onto each frame ({summary['align']})." if summary.get("align") else "."), "",
              "| | PSNR (dB) | SSIM |", "|---|---|---|",
              f"| input (blurry centre frame) | {summary['input_psnr']:.2f} | {summary['input_ssim']:.4f} |",
              f"| output | {summary['output_psnr']:.2f} | {summary['output_ssim']:.4f} |", "",

@@ -23,6 +23,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from trt_build.files import atomic_write_bytes  # one atomic writer for engines, models and checkpoints
+from vs_dvd.align import check_method
 from vs_dvd.model import sidecar_path  # the runtime reads the sidecar where export writes it
 from vs_dvd.network import DBN, FRAMES, MULTIPLE, fold_batchnorm
 
@@ -116,12 +117,15 @@ def parity_error(model: DBN, data: bytes, size: tuple[int, int] = (64, 96), seed
 
 
 def export_onnx(model: DBN, path: Path, metadata: dict | None = None, *, fp16_weights: bool = False,
-                tolerance: float | None = None, check_size: tuple[int, int] = (64, 96)) -> dict:
+                tolerance: float | None = None, check_size: tuple[int, int] = (64, 96),
+                align: str | None = None) -> dict:
     """Write ``path`` and its sidecar after checking ONNX Runtime against PyTorch; returns the sidecar.
 
     Raises ValueError, writing nothing, when the max abs error exceeds ``tolerance`` (default 1e-4,
-    2e-3 with ``fp16_weights``). ``metadata`` (provenance, ``placeholder``) is merged into the sidecar.
+    2e-3 with ``fp16_weights``). ``metadata`` (provenance, ``placeholder``) is merged into the sidecar;
+    ``align`` is the ``vs_dvd.align`` method the model was trained with (the runtime then aligns too).
     """
+    check_method(align)
     if any(s % MULTIPLE for s in check_size):
         raise ValueError(f"check size {check_size[0]}x{check_size[1]}: height and width must be multiples "
                          f"of {MULTIPLE}")
@@ -141,6 +145,7 @@ def export_onnx(model: DBN, path: Path, metadata: dict | None = None, *, fp16_we
         "multiple": MULTIPLE,
         "input": INPUT_NAME,
         "output": OUTPUT_NAME,
+        "align": align,
         "weights": "float16" if fp16_weights else "float32",
         "placeholder": bool(extra.pop("placeholder", False)),
         "parity_max_abs_error": error,
@@ -188,6 +193,10 @@ def load_average(paths: list[Path]) -> tuple[DBN, list[Path], list[dict]]:
         if other.config != model.config or shapes(state) != shapes(states[0]):
             raise ValueError(f"{checkpoint} is not the same network as {first} ({other.config} vs {model.config}, "
                              "or BatchNorm folded in one only): average checkpoints of one architecture")
+    aligns = {a.get("align") for _, _, a in loaded}
+    if len(aligns) > 1:
+        raise ValueError(f"{', '.join(str(c) for _, c, _ in loaded)} were trained on windows aligned in different "
+                         f"ways ({', '.join(map(str, aligns))}): average checkpoints trained on the same input")
     if len(loaded) > 1:
         model.load_state_dict({k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype)
                                if v.is_floating_point() else v for k, v in states[0].items()})
@@ -223,8 +232,9 @@ def main(argv: list[str] | None = None) -> None:
         provenance = ({"checkpoint": checkpoints[0].name, "training": training_args[0]} if len(checkpoints) == 1 else
                       {"checkpoint": [str(c) for c in checkpoints], "training": training_args,
                        "weights_averaged": True})
-        sidecar = export_onnx(model, args.output, provenance,
-                              fp16_weights=args.fp16_weights, tolerance=args.tolerance, check_size=args.check_size)
+        sidecar = export_onnx(model, args.output, provenance, fp16_weights=args.fp16_weights,
+                              tolerance=args.tolerance, check_size=args.check_size,
+                              align=training_args[0].get("align"))
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from training.data.dataset import ClipDataset, DeviceBatches
 from trt_build.files import atomic_write_bytes
+from vs_dvd.align import METHODS
 from vs_dvd.network import DBN, DBNConfig
 
 log = logging.getLogger("training.train")
@@ -56,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--loss", choices=("mse", "psnr"), default="mse",
                    help="mse: the paper's; psnr: the mean over samples of -PSNR, which weighs a sample's error "
                         "against its own scale, so nearly sharp samples count as much as very blurry ones")
+    p.add_argument("--align", choices=METHODS, default=None,
+                   help="warp the neighbours onto the centre frame by optical flow (DBN+flow); the exported "
+                        "model's sidecar says so and the plugin aligns the same way (CPU loader only)")
     p.add_argument("--data-on-device", action="store_true",
                    help="hold the training clips on the GPU and cut batches there (no loader workers)")
     p.add_argument("--lr", type=float, default=0.005)
@@ -83,6 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.fit_time_limit and not (args.time_limit and args.schedule == "cosine"):
         p.error("--fit-time-limit needs --time-limit MINUTES and --schedule cosine")
+    if args.align and args.data_on_device:
+        p.error("--align runs optical flow in the CPU loader: leave out --data-on-device")
     return args
 
 
@@ -276,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
     if distributed:
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    train_data = ClipDataset(args.data, "train", args.crop, augment=True, seed=args.seed)
+    train_data = ClipDataset(args.data, "train", args.crop, augment=True, seed=args.seed, align=args.align)
     if args.data_on_device:
         cut = DeviceBatches(train_data, device)
         batches = map(cut, Batches(step, args.batch, rank, world))
@@ -287,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     val_data = None
     if main_process and args.val_every:
         try:
-            val_data = ClipDataset(args.data, "val", args.crop, augment=False, seed=args.seed)
+            val_data = ClipDataset(args.data, "val", args.crop, augment=False, seed=args.seed, align=args.align)
         except ValueError:
             log.warning("no validation clips: validation skipped")
     writer = SummaryWriter(str(args.out / "tb")) if main_process else None

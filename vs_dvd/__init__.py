@@ -69,6 +69,13 @@ def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: 
         raise vs.Error(f"dvd.Deblur: matrix={matrix!r} is not a YUV matrix core.resize knows; use "
                        + ", ".join(f"{k} ({v})" for k, v in frames.YUV_MATRICES.items()))
     info = models.load(model)
+    if info.align:
+        try:
+            import cv2  # noqa: F401
+        except ImportError:
+            raise vs.Error(f"dvd.Deblur: model {info.path} warps the neighbours onto each frame by optical "
+                           f"flow ({info.align}), which needs OpenCV: pip install 'vs-dvd[align]' "
+                           "(opencv-python-headless)") from None
     tile = _pair("tilesize", tilesize, 1, info.multiple) if tilesize is not None else None
     overlap = _pair("overlap", overlap, 0, 1) if overlap is not None else None
     if tile and overlap and (tile[0] < 2 * overlap[0] or tile[1] < 2 * overlap[1]):
@@ -81,7 +88,7 @@ def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: 
     engine = backends.create(name, info, device_id=device_id, fp16=bool(fp16),
                              num_streams=num_streams, num_threads=num_threads, shape=tiling.tile)
     work = frames.to_work(clip, colour)
-    return frames.from_work(Deblurrer(work, engine, tiling, info.multiple).clip(), clip, colour)
+    return frames.from_work(Deblurrer(work, engine, tiling, info.multiple, info.align).clip(), clip, colour)
 
 
 def version() -> dict[str, str]:

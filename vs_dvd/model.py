@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
+from . import align
 from .window import FRAMES
 
 BUNDLED = Path(__file__).parent / "data" / "dbn.onnx"
@@ -42,6 +43,11 @@ class ModelInfo:
         return self.sidecar.get("architecture") if self.sidecar else None
 
     @property
+    def align(self) -> str | None:
+        """The ``vs_dvd.align`` method the model was trained with, None for unaligned windows."""
+        return self.sidecar.get("align") if self.sidecar else None
+
+    @property
     def placeholder(self) -> bool:
         return bool(self.sidecar and self.sidecar.get("placeholder"))
 
@@ -57,6 +63,8 @@ class ModelInfo:
         if self.architecture:
             arch = self.architecture
             text += f" {arch.get('name')} width {arch.get('width')} {arch.get('head')} head"
+        if self.align:
+            text += f", neighbours aligned ({self.align})"
         if self.placeholder:
             text += " (PLACEHOLDER: " + self.sidecar.get("description", "not trained to deblur") + ")"
         return text
@@ -113,6 +121,11 @@ def _read_sidecar(path: Path, sha256: str) -> dict:
     if sidecar.get("frames", FRAMES) != FRAMES:
         raise vs.Error(f"dvd.Deblur: model {path} takes {sidecar.get('frames')} frames according to "
                        f"{side}, but this plugin feeds {FRAMES}; {FIX}")
+    try:
+        align.check_method(sidecar.get("align"))
+    except ValueError as e:
+        raise vs.Error(f"dvd.Deblur: model {path} was trained on windows aligned in a way this version of "
+                       f"vs-dvd cannot reproduce ({e}, says {side}); update vs-dvd, or use another model") from None
     return sidecar
 
 

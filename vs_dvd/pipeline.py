@@ -3,7 +3,9 @@
 Output frame n is a ``std.ModifyFrame`` over five copies of the work clip shifted by -2 ... +2
 (clamped at the ends), so VapourSynth fetches source frames n-2 ... n+2 and their properties.
 ``window`` picks the five the model sees; each source frame is converted, padded and uploaded
-once into a small shared cache, and the five outputs that need it reuse it.
+once into a small shared cache, and the five outputs that need it reuse it. For a model trained on
+aligned windows the cache holds host arrays instead, and every output warps its neighbours onto its
+centre (``vs_dvd.align``) before uploading the five.
 """
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+import numpy as np
 import vapoursynth as vs
 
 from . import frames, window
+from .align import align_window
 from .backends import Backend
 from .tiles import Tiling
 
@@ -66,16 +70,20 @@ def shifted(clip: vs.VideoNode, offset: int) -> vs.VideoNode:
 
 
 class Deblurrer:
-    """Renders output frames of ``work`` with ``backend``, tile by tile as ``tiling`` says."""
+    """Renders output frames of ``work`` with ``backend``, tile by tile as ``tiling`` says; with ``align``
+    (a ``vs_dvd.align`` method) the neighbours are first warped onto the centre frame."""
 
-    def __init__(self, work: vs.VideoNode, backend: Backend, tiling: Tiling, multiple: int):
+    def __init__(self, work: vs.VideoNode, backend: Backend, tiling: Tiling, multiple: int,
+                 align: str | None = None):
         self.work = work
         self.backend = backend
         self.tiling = tiling
         self.multiple = multiple
+        self.align = align
         self._core = vs.core.core  # callbacks may run where vs.core means another environment
         capacity = 2 * window.FRAMES + self._core.num_threads
-        self.sources = SourceCache(capacity, lambda f: backend.upload(frames.read(f, multiple)))
+        read = lambda f: frames.read(f, multiple)
+        self.sources = SourceCache(capacity, read if align else lambda f: backend.upload(read(f)))
 
     def clip(self) -> vs.VideoNode:
         """The deblurred work clip."""
@@ -93,6 +101,9 @@ class Deblurrer:
         chosen = window.window(n, self.work.num_frames,
                                lambda k: window.is_cut(fetched[k].props, fetched[k + 1].props))
         inputs = [self.sources.get(k, fetched[k]) for k in chosen]
+        if self.align:  # 3 x H x W arrays -> H x W x 3 for the flow, and back
+            aligned = align_window([x.transpose(1, 2, 0) for x in inputs], self.align)
+            inputs = [self.backend.upload(np.ascontiguousarray(x.transpose(2, 0, 1))) for x in aligned]
         rgb = self.tiling.run(self.backend.infer, inputs)
         out = self._core.create_video_frame(self.work.format, self.work.width, self.work.height)
         frames.write(rgb, out)

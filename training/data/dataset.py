@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from vs_dvd.align import align_window, check_method
 from vs_dvd.network import FRAMES
 
 SCALES = (1 / 4, 1 / 3, 1 / 2, 1.0)  # the paper's scale augmentation
@@ -86,12 +87,14 @@ class ClipDataset(Dataset):
 
     Item ``i`` is a pure function of (seed, i): the data position is just the sample counter, so a
     resumed run sees the same samples as an uninterrupted one, however many loader workers run.
-    ``augment=False`` gives centred crops at scale 1 without flips, for validation.
+    ``augment=False`` gives centred crops at scale 1 without flips, for validation. With ``align``
+    (a ``vs_dvd.align`` method) the neighbours are warped onto the centre, at the crop's source scale.
     """
 
     def __init__(self, roots: list[Path], split: str | None = "train", crop: int = 128,
-                 augment: bool = True, seed: int = 0):
-        self.crop, self.augment, self.seed = crop, augment, seed
+                 augment: bool = True, seed: int = 0, align: str | None = None):
+        check_method(align)
+        self.crop, self.augment, self.seed, self.align = crop, augment, seed, align
         self.clips: list[Path] = []
         for root in map(Path, roots):
             manifest = json.loads((root / "manifest.json").read_text())
@@ -135,6 +138,8 @@ class ClipDataset(Dataset):
         blurry, sharp = self.load(p.clip)
         ys, xs = slice(p.y0, p.y0 + p.span), slice(p.x0, p.x0 + p.span)
         frames = [blurry[j, ys, xs] for j in window(p.frame, len(sharp))]
+        if self.align:
+            frames = align_window(frames, self.align)
         frames.append(sharp[p.frame, ys, xs])
         stack = np.concatenate(frames, axis=-1)  # span x span x 18
         if p.span != self.crop:
