@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +125,40 @@ def test_sigkill_during_a_checkpoint_write_loses_nothing(point, data, tmp_path, 
     assert_same_weights(tmp_path, uninterrupted)
     assert not list(tmp_path.glob(".tmp-*"))  # the torn write was cleared away ...
     assert sorted(p.name for p in tmp_path.glob("step-*")) == ["step-0000006", "step-0000008"]  # ... and pruned
+
+
+def test_sigterm_to_the_whole_process_group_stops_at_a_checkpoint(data, tmp_path):
+    """As a job scheduler stops a job: the loader worker gets the signal too, and must leave it to the trainer.
+    Steps long enough (width 16) that the signal lands inside one, where a dead worker crashed the run."""
+    args = ["--data", data, "--out", tmp_path, *TINY, "--workers", "1", "--iters", "100000", "--width", "16",
+            "--crop", "32"]
+    with open(tmp_path / "log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "training.train", *map(str, args)], cwd=ROOT,
+                                   stdout=log, stderr=log, start_new_session=True,
+                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+        try:
+            deadline = time.time() + 120
+            while train.latest_checkpoint(tmp_path) is None and process.poll() is None and time.time() < deadline:
+                time.sleep(0.2)
+            os.killpg(process.pid, signal.SIGTERM)
+            assert process.wait(timeout=120) == 0, (tmp_path / "log").read_text()[-2000:]
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+    assert "stopped (SIGTERM or --time-limit)" in (tmp_path / "log").read_text()
+    assert assert_latest_is_complete(tmp_path, range(2, 100000)) >= 2
+    deadline = time.time() + 30
+    while not group_is_gone(process.pid):  # the worker that ignored SIGTERM ended with the run
+        assert time.time() < deadline, "a loader worker outlived the training process"
+        time.sleep(0.2)
+
+
+def group_is_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def test_saving_a_step_again_never_removes_the_checkpoint_latest_names(tmp_path, monkeypatch):

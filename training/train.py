@@ -144,6 +144,12 @@ class Batches:
             yield list(range(first, first + self.batch))
 
 
+def leave_sigterm_to_the_trainer(worker_id: int) -> None:
+    """Loader workers ignore SIGTERM: sent to the whole process group (a job scheduler, ``kill -- -PGID``),
+    it would otherwise kill a worker first and crash the run before its final checkpoint."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def latest_checkpoint(out: Path) -> Path | None:
     pointer = out / "latest"
     return out / pointer.read_text().strip() if pointer.is_file() else None
@@ -289,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         batches = iter(DataLoader(train_data, batch_sampler=Batches(step, args.batch, rank, world),
                                   num_workers=args.workers, pin_memory=device.type == "cuda",
-                                  persistent_workers=args.workers > 0))
+                                  persistent_workers=args.workers > 0, worker_init_fn=leave_sigterm_to_the_trainer))
     val_data = None
     if main_process and args.val_every:
         try:
