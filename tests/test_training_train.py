@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from plugin_helpers import dbn_onnx
 from training_helpers import make_dataset, texture
 
 from training.train import fitted_iters, load_model, loss_fn, lr_factor, main, parse_args
@@ -109,7 +110,7 @@ def test_resume_refuses_a_different_architecture(data, tmp_path, train):
 
 def test_init_fine_tunes_an_exported_model_from_its_own_weights(data, tmp_path, train):
     """--init, no learning, export: the same network as the model it started from."""
-    from plugin_helpers import dbn_onnx, pattern, run_onnx
+    from plugin_helpers import pattern, run_onnx
 
     from training.export import export_onnx
 
@@ -169,6 +170,12 @@ def test_align_trains_on_aligned_windows_and_the_export_says_so(data, tmp_path, 
           "--align", "dis-fast")
     export([str(tmp_path / "run"), "-o", str(tmp_path / "m.onnx")])
     assert models.load(tmp_path / "m.onnx").align == "dis-fast"
+
+
+def test_init_warns_when_the_alignment_changes(data, tmp_path, train, caplog):
+    train("--data", data, "--out", tmp_path / "run", *TINY, "--amp", "off", "--iters", "1", "--val-every", "0",
+          "--init", dbn_onnx(tmp_path / "plain.onnx"), "--align", "dis-fast")
+    assert "was trained on unaligned windows, this run trains on dis-fast ones" in caplog.text
 
 
 def test_align_runs_in_the_cpu_loader_only(capsys):

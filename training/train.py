@@ -167,9 +167,14 @@ def initial_model(args: argparse.Namespace) -> DBN:
     if not args.init.is_file():
         raise SystemExit(f"error: --init {args.init} is not a file; pass an .onnx model exported by training.export")
     try:
-        model = load_dbn(models.load(args.init), who="training --init", instead="train from scratch without --init")
+        info = models.load(args.init)
+        model = load_dbn(info, who="training --init", instead="train from scratch without --init")
     except vs.Error as e:
         raise SystemExit(f"error: {e}") from None
+    if info.align != args.align:
+        log.warning("--init %s was trained on %s windows, this run trains on %s ones: its input changes, so "
+                    "measure the result against the model you start from", args.init, info.align or "unaligned",
+                    args.align or "unaligned")
     args.width, args.head = model.config.width, model.config.head
     return model
 
