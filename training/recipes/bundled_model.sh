@@ -8,8 +8,8 @@
 # Phase 5 (one CUDA GPU, about 7 minutes on an H200): phase 4's data at batch 64 and lr 1e-3.
 # Phase 6 (one CUDA GPU, about 2 minutes on an H200): phase 5 continued from lr 5e-4.
 # Phase 7 (any machine; 112 minutes on a 2-core CPU): nine more real clips.
-# Phase 8 (one CUDA GPU, about 7 minutes on an H200): every real clip at GPU scale; the bundled file is
-# the mean of phase 7's and phase 8's weights.
+# Phase 8 (one CUDA GPU, about 7 minutes on an H200): every real clip at GPU scale, averaged with phase 7.
+# Phase 9 (any machine; 80 minutes on a 2-core CPU): the mean fine-tuned on the clips shaken again.
 #   bash training/recipes/bundled_model.sh [WORK_DIR]
 set -euo pipefail
 WORK=${1:-$HOME/.cache/vs-dvd/bundled}
@@ -37,6 +37,9 @@ $PY -m training.data.handheld -o "$WORK/footage/train-2a" --split train --clips 
     --max-side 640 --chunk 9
 $PY -m training.data.handheld -o "$WORK/footage/train-2b" --split train --clips city launch toy cube \
     --max-side 640 --chunk 9
+# Phase 9's: the twelve training clips shaken again along other camera paths, 35 % of frames held still.
+$PY -m training.data.handheld -o "$WORK/footage/train-s35" --split train --max-side 640 --chunk 9 \
+    --seed 2 --static-share 0.35
 
 PHOTOS=("$WORK"/data/train/*)
 F=$WORK/footage/train
@@ -94,9 +97,16 @@ tune tuned-footage-3 tuned-footage-gpu-3 --data "${PHOTOS[@]}" "${FOOTAGE[@]}" -
     --iters 6294 --schedule cosine --lr 4e-4 --warmup 200 --data-on-device --ckpt-every 1000
 
 # 10. Export the mean of phase 7's and phase 8's weights (a model soup: phase 8's gain on blurry real
-#     footage, less of its loss on sharp frames), then evaluate through ONNX Runtime, on the held-out
-#     photos and on the held-out clips.
-$PY -m training.export "$WORK/tuned-footage-3" "$WORK/tuned-footage-gpu-3" -o "$WORK/dbn.onnx" --fp16-weights
+#     footage, less of its loss on sharp frames).
+$PY -m training.export "$WORK/tuned-footage-3" "$WORK/tuned-footage-gpu-3" -o "$WORK/soup.onnx" --fp16-weights
+
+# 11. Phase 9 from that mean, on the CPU (the shipped run: 824 steps in 79 minutes, --seed 1), then
+#     export it and evaluate through ONNX Runtime, on the held-out photos and on the held-out clips.
+S=$WORK/footage/train-s35
+$PY -m training.train --out "$WORK/tuned-footage-4" --init "$WORK/soup.onnx" --loss psnr --val-every 0 --resume \
+    --data "${PHOTOS[@]}" "$S" "$S" "$F" "$F" "$A" "$A" "$B" "$B" --batch 8 --crop 128 --iters 100000 \
+    --schedule cosine --lr 6e-5 --warmup 50 --time-limit 80 --fit-time-limit --ckpt-every 100 --seed 1
+$PY -m training.export "$WORK/tuned-footage-4" -o "$WORK/dbn.onnx" --fp16-weights
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK"/data/val/* --split val --out "$WORK/eval"
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val" --split val --out "$WORK/eval/footage"
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val-2" --split val --out "$WORK/eval/footage-2"
