@@ -52,10 +52,15 @@ $PY -m training.train --data "${PHOTOS[@]}" --out "$WORK/run" --width 64 --batch
 
 # Every later phase fine-tunes the previous one from its exported file (fp16 weights keep it under
 # 32 MB, BatchNorm folded) with the psnr loss: tune FROM TO [training.train arguments].
+# train_from MODEL.onnx TO [arguments] fine-tunes an exported file (phase 9 starts from a mean of two runs).
+train_from() {
+    local init=$1 to=$2; shift 2
+    $PY -m training.train --out "$WORK/$to" --init "$init" --loss psnr --val-every 0 --resume "$@"
+}
 tune() {
     local from=$1 to=$2; shift 2
     $PY -m training.export "$WORK/$from" -o "$WORK/$from.onnx" --fp16-weights
-    $PY -m training.train --out "$WORK/$to" --init "$WORK/$from.onnx" --loss psnr --val-every 0 --resume "$@"
+    train_from "$WORK/$from.onnx" "$to" "$@"
 }
 
 # 3. Phase 2: leave sharp frames alone.
@@ -103,9 +108,9 @@ $PY -m training.export "$WORK/tuned-footage-3" "$WORK/tuned-footage-gpu-3" -o "$
 # 11. Phase 9 from that mean, on the CPU (the shipped run: 824 steps in 79 minutes, --seed 1), then
 #     export it and evaluate through ONNX Runtime, on the held-out photos and on the held-out clips.
 S=$WORK/footage/train-s35
-$PY -m training.train --out "$WORK/tuned-footage-4" --init "$WORK/soup.onnx" --loss psnr --val-every 0 --resume \
-    --data "${PHOTOS[@]}" "$S" "$S" "$F" "$F" "$A" "$A" "$B" "$B" --batch 8 --crop 128 --iters 100000 \
-    --schedule cosine --lr 6e-5 --warmup 50 --time-limit 80 --fit-time-limit --ckpt-every 100 --seed 1
+train_from "$WORK/soup.onnx" tuned-footage-4 --data "${PHOTOS[@]}" "$S" "$S" "$F" "$F" "$A" "$A" "$B" "$B" \
+    --batch 8 --crop 128 --iters 100000 --schedule cosine --lr 6e-5 --warmup 50 --time-limit 80 \
+    --fit-time-limit --ckpt-every 100 --seed 1
 $PY -m training.export "$WORK/tuned-footage-4" -o "$WORK/dbn.onnx" --fp16-weights
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK"/data/val/* --split val --out "$WORK/eval"
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val" --split val --out "$WORK/eval/footage"
