@@ -12,10 +12,10 @@ TESTS = Path(__file__).resolve().parent
 
 
 def dbn_onnx(path: Path, *, width: int = 4, head: str = "residual", seed: int = 0,
-             trained: bool = True) -> Path:
-    """A width-``width`` DBN exported with its sidecar. ``trained``: random weights and BatchNorm
-    statistics, so the output is far from the input; otherwise the untrained residual DBN, which is
-    exactly the identity on the centre frame."""
+             trained: bool = True, align: str | None = None) -> Path:
+    """A width-``width`` DBN exported with its sidecar (naming ``align``). ``trained``: random weights
+    and BatchNorm statistics, so the output is far from the input; otherwise the untrained residual
+    DBN, which is exactly the identity on the centre frame."""
     import torch
 
     from training.export import export_onnx
@@ -29,7 +29,7 @@ def dbn_onnx(path: Path, *, width: int = 4, head: str = "residual", seed: int = 
             bn.bias.data.uniform_(-0.05, 0.05)
             bn.running_mean.uniform_(-0.1, 0.1)
             bn.running_var.uniform_(0.5, 1.5)
-    export_onnx(model, path, {"placeholder": False})
+    export_onnx(model, path, {"placeholder": False}, align=align)
     return path
 
 

@@ -131,9 +131,13 @@ def test_on_the_gpu_concurrent_streams_give_the_results_of_one_at_a_time(model_p
 
 
 @needs_cuda
-def test_deblur_with_the_cuda_backend_matches_the_cpu_backend(model_path):
+@pytest.mark.parametrize("align", [None, "dis-fast"])  # aligned windows are warped on the host
+def test_deblur_with_the_cuda_backend_matches_the_cpu_backend(tmp_path, align):
+    if align:
+        pytest.importorskip("cv2")
+    model = dbn_onnx(tmp_path / "model.onnx", align=align)
     clip = moving_clip(64, 48, 6, vs.YUV420P8)
-    on_gpu = vs_dvd.deblur(clip, model=model_path, backend="cuda", num_streams=2)
-    on_cpu = vs_dvd.deblur(clip, model=model_path, backend="cpu")
+    on_gpu = vs_dvd.deblur(clip, model=model, backend="cuda", num_streams=2)
+    on_cpu = vs_dvd.deblur(clip, model=model, backend="cpu")
     for n in range(6):
         assert np.abs(planes(on_gpu.get_frame(n)) - planes(on_cpu.get_frame(n))).max() <= 2
