@@ -120,15 +120,17 @@ def test_the_cli_refuses_a_folder_without_checkpoints(tmp_path, capsys):
     assert not (tmp_path / "m.onnx").exists()
 
 
-def test_the_cli_exports_the_mean_of_the_weights_of_several_checkpoints(model, tmp_path):
+@pytest.mark.parametrize("names", [("a", "b"), ("a", "a", "b")])  # one named twice weighs double
+def test_the_cli_exports_the_mean_of_the_weights_of_several_checkpoints(model, tmp_path, names):
     torch.manual_seed(1)
-    other = trained_like(DBN(DBNConfig(width=4)))
-    folders = [make_checkpoint(tmp_path / name, m) for name, m in (("a", model), ("b", other))]
+    networks = {"a": model, "b": trained_like(DBN(DBNConfig(width=4)))}
+    saved = {name: make_checkpoint(tmp_path / name, networks[name]) for name in set(names)}
+    folders = [saved[name] for name in names]
     out = tmp_path / "soup.onnx"
     main([*map(str, folders), "-o", str(out), "--check-size", "16x24"])
     mean = DBN(DBNConfig(width=4))
-    mean.load_state_dict({k: (v + other.state_dict()[k]) / 2 if v.is_floating_point() else v
-                          for k, v in model.state_dict().items()})
+    mean.load_state_dict({k: sum(networks[n].state_dict()[k] for n in names) / len(names)
+                          if v.is_floating_point() else v for k, v in model.state_dict().items()})
     frames = torch.rand(1, 15, 16, 24)
     with torch.no_grad():
         expected = mean.eval()(frames).numpy()
