@@ -51,13 +51,14 @@ $PY -m training.train --data "${PHOTOS[@]}" --out "$WORK/run" --width 64 --batch
     --iters 9700 --schedule cosine --lr 0.004 --warmup 300 --workers "$(( $(nproc) - 1 ))" \
     --ckpt-every 1000 --val-every 0 --resume
 
-# Every later phase fine-tunes the previous one from its exported file (fp16 weights keep it under
-# 32 MB, BatchNorm folded) with the psnr loss: tune FROM TO [training.train arguments].
-# train_from MODEL.onnx TO [arguments] fine-tunes an exported file (phase 9 starts from a mean of two runs).
+# train_from MODEL.onnx TO [training.train arguments] fine-tunes an exported file with the psnr loss
+# (phase 9 starts from a mean of two runs).
 train_from() {
     local init=$1 to=$2; shift 2
     $PY -m training.train --out "$WORK/$to" --init "$init" --loss psnr --val-every 0 --resume "$@"
 }
+# Every later phase fine-tunes the previous one from its exported file (fp16 weights keep it under
+# 32 MB, BatchNorm folded): tune FROM TO [training.train arguments].
 tune() {
     local from=$1 to=$2; shift 2
     $PY -m training.export "$WORK/$from" -o "$WORK/$from.onnx" --fp16-weights
