@@ -75,7 +75,7 @@ class BinaryDistribution(Distribution):
 TRT = ["tensorrt-rtx-cu13-libs", "tensorrt-rtx-cu13-bindings", "onnx"]
 CUDA = ["torch", "onnx"]
 ALIGN = ["opencv-python-headless"]  # models trained on flow-aligned windows (sidecar "align")
-TRAIN = ["torch", "safetensors", "tqdm", "tensorboard", "scikit-image", "av",
+TRAIN = ["torch", "safetensors", "tqdm", "tensorboard", "scikit-image", "scikit-video", "av",
          "opencv-python-headless", "matplotlib", "onnx"]
 
 setup(

@@ -37,6 +37,19 @@ def test_the_files_asked_for_are_copied_out_whole_and_gz_members_unpacked(tmp_pa
     assert sorted(p.name for p in out.iterdir()) == ["clip.avi", "cup.mp4"]  # nothing else, no partials
 
 
+def test_a_folder_member_brings_every_file_in_it_and_appears_whole(tmp_path):
+    """Frame sequences ship as folders of images (ViSP's mire-2/image.0001.pgm ...)."""
+    frames = {f"{DATA}/seq/image.{i:04d}.pgm": bytes([i]) * 100 for i in range(1, 4)}
+    deb = make_deb(tmp_path, {**frames, f"{DATA}/seq/sub/other.pgm": b"x", f"{DATA}/clip.avi": b"clip"})
+    out = tmp_path / "out"
+    extract(deb, {f"{DATA}/seq/": out / "mire", f"{DATA}/clip.avi": out / "clip.avi"})
+    assert sorted(p.name for p in out.iterdir()) == ["clip.avi", "mire"]  # no partial folder left
+    assert {f"{DATA}/seq/{p.name}": p.read_bytes() for p in (out / "mire").iterdir()} == frames
+    with pytest.raises(PackageError, match=f"has no {DATA}/empty/"):
+        extract(deb, {f"{DATA}/empty/": out / "empty"})
+    assert sorted(p.name for p in out.iterdir()) == ["clip.avi", "mire"]
+
+
 def test_a_package_without_a_file_names_it(tmp_path):
     deb = make_deb(tmp_path, {f"{DATA}/other.txt": b"x"})
     with pytest.raises(PackageError, match=f"has no {DATA}/clip.avi"):

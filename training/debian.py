@@ -34,40 +34,62 @@ def download(package: str, folder: Path) -> Path:
 
 def extract(deb: Path, members: dict[str, Path]) -> None:
     """Copy files out of a .deb: member path -> target. A member ending in ``.gz`` whose target
-    does not is decompressed on the way."""
+    does not is decompressed on the way. A member ending in ``/`` is a folder (of frames, say):
+    every file directly in it goes into the target folder, which appears whole or not at all."""
     wanted = {m.lstrip("./"): Path(t) for m, t in members.items()}
+    folders = {m: t for m, t in wanted.items() if m.endswith("/")}
+    files = {m: t for m, t in wanted.items() if m not in folders}
+    partial = {m: _partial(t) for m, t in folders.items()}
     links = {}
-    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL) as unpack:  # it complains when cut short
-        try:
-            with tarfile.open(fileobj=unpack.stdout, mode="r|*") as tar:
-                for entry in tar:
-                    name = entry.name.lstrip("./")
-                    if name not in wanted or not (entry.isfile() or entry.issym() or entry.islnk()):
-                        continue
-                    target = wanted.pop(name)
-                    if entry.isfile():
-                        with tar.extractfile(entry) as source:
-                            unzip = entry.name.endswith(".gz") and target.suffix != ".gz"
-                            _write(gzip.GzipFile(fileobj=source) if unzip else source, target)
-                    else:  # the stream may have passed the link's target already: name it instead
-                        links[name] = _link_target(entry)
-                    if not wanted:
-                        break
-        except (tarfile.ReadError, OSError, EOFError) as e:
-            raise PackageError(f"{deb.name} is not a readable Debian package ({e}); try again") from None
-        finally:
-            unpack.stdout.close()  # dpkg-deb may still be writing the rest: let it stop
-    if links:
-        raise PackageError(f"in {deb.name}, " + ", ".join(f"{m} is a link to {t}" for m, t in sorted(links.items()))
-                           + ": ask for the file itself")
-    if wanted:
-        raise PackageError(f"{deb.name} has no {', '.join(sorted(wanted))}")
+    try:
+        for p in partial.values():
+            shutil.rmtree(p, ignore_errors=True)
+            p.mkdir(parents=True)
+        with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL) as unpack:  # it complains when cut short
+            try:
+                with tarfile.open(fileobj=unpack.stdout, mode="r|*") as tar:
+                    for entry in tar:
+                        name = entry.name.lstrip("./")
+                        folder = posixpath.dirname(name) + "/"
+                        if not (entry.isfile() or entry.issym() or entry.islnk()):
+                            continue
+                        if name in files:
+                            target = files.pop(name)
+                        elif folder in partial:
+                            target = partial[folder] / posixpath.basename(name)
+                        else:
+                            continue
+                        if entry.isfile():
+                            with tar.extractfile(entry) as source:
+                                unzip = entry.name.endswith(".gz") and target.suffix != ".gz"
+                                _write(gzip.GzipFile(fileobj=source) if unzip else source, target)
+                        else:  # the stream may have passed the link's target already: name it instead
+                            links[name] = _link_target(entry)
+                        if not files and not folders:
+                            break
+            except (tarfile.ReadError, OSError, EOFError) as e:
+                raise PackageError(f"{deb.name} is not a readable Debian package ({e}); try again") from None
+            finally:
+                unpack.stdout.close()  # dpkg-deb may still be writing the rest: let it stop
+        if links:
+            raise PackageError(f"in {deb.name}, " + ", ".join(f"{m} is a link to {t}" for m, t in sorted(links.items()))
+                               + ": ask for the file itself")
+        missing = sorted([*files, *(m for m, p in partial.items() if not any(p.iterdir()))])
+        if missing:
+            raise PackageError(f"{deb.name} has no {', '.join(missing)}")
+        for member, target in folders.items():
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(partial[member], target)
+    finally:
+        for p in partial.values():
+            shutil.rmtree(p, ignore_errors=True)
 
 
 def fetch(package: str, members: dict[str, Path]) -> None:
     """Make sure every target exists, downloading the package once if any is missing."""
-    missing = {m: Path(t) for m, t in members.items() if not Path(t).is_file()}
+    missing = {m: Path(t) for m, t in members.items()
+               if not (Path(t).is_dir() if m.endswith("/") else Path(t).is_file())}
     if not missing:
         return
     folder = next(iter(missing.values())).parent
@@ -83,9 +105,14 @@ def _link_target(entry: tarfile.TarInfo) -> str:
     return posixpath.normpath(posixpath.join(posixpath.dirname(entry.name.lstrip("./")), entry.linkname))
 
 
+def _partial(target: Path) -> Path:
+    """Where ``target`` is written before it appears under its own name."""
+    return target.with_name(f".{target.name}.partial")
+
+
 def _write(source, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
+    partial = _partial(target)
     try:
         with open(partial, "wb") as out:
             shutil.copyfileobj(source, out)

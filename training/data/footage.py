@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         info = synthesise(args.sources, args.out, blur, args.chunk, args.split, args.max_side, args.licence)
     except ValueError as e:
         parser.error(str(e))
-    log.info("wrote %s (%d unreadable files skipped)", args.out, info["skipped_files"])
+    log.info("wrote %s (%d breaks: unreadable frames, changes of frame size, cuts)", args.out, info["skipped_files"])
 
 
 if __name__ == "__main__":

@@ -185,11 +185,11 @@ def main(argv: list[str] | None = None) -> None:
             parser.error("no corpus clips could be fetched (see the warnings above): pass SRC files instead")
     try:
         camera = Camera(args.max_speed, args.static_share, args.seed)
-        skipped = sum(synthesise(sources, args.out, camera, args.chunk, split, args.max_side, licence)["skipped_files"]
+        breaks = sum(synthesise(sources, args.out, camera, args.chunk, split, args.max_side, licence)["skipped_files"]
                       for (split, licence), sources in runs.items())
     except ValueError as e:
         parser.error(str(e))
-    log.info("wrote %s (%d unreadable files skipped)", args.out, skipped)
+    log.info("wrote %s (%d breaks: unreadable frames, changes of frame size, cuts)", args.out, breaks)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 A source never raises on bad media: an unreadable file or frame is logged and yields ``None``, a
 break, so the clip being built ends there and synthesis goes on. A change of frame size is a
-break too. Frames are uint8 RGB H x W x 3, optionally downscaled so the longer side is at most
-``max_side``.
+break too, and so is a cut between shots: optical flow across one would blend two scenes (a
+false cut, at a fast whip pan, only costs the frames beside it). Frames are uint8 RGB H x W x 3,
+optionally downscaled so the longer side is at most ``max_side``.
 """
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+# A cut: consecutive frames whose 8-bit HSV channels change by more than this on average, the content
+# measure and default threshold of PySceneDetect's ContentDetector; compared on thumbnails CUT_WIDTH
+# wide, so that grain and compression noise do not count.
+CUT_THRESHOLD = 27.0
+CUT_WIDTH = 160
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 
@@ -85,6 +91,18 @@ def _video_frames(path: Path, max_side: int | None) -> Iterator[np.ndarray | Non
                 yield downscale(frame.to_ndarray(format="rgb24"), max_side)
 
 
+def _thumbnail(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    size = (CUT_WIDTH, max(1, round(h * CUT_WIDTH / w))) if w > CUT_WIDTH else (w, h)
+    return cv2.cvtColor(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2HSV).astype(np.float32)
+
+
+def content_change(a: np.ndarray, b: np.ndarray) -> float:
+    """How much the picture changes between two frames of one size: the mean HSV difference of their
+    thumbnails; above CUT_THRESHOLD is a cut."""
+    return float(np.abs(_thumbnail(a) - _thumbnail(b)).mean())
+
+
 def frames(source: Path, max_side: int | None = None) -> Iterator[np.ndarray | None]:
     """Every frame of a video, or of a folder of images in natural order; ``None`` marks a break."""
     source = Path(source)
@@ -92,10 +110,15 @@ def frames(source: Path, max_side: int | None = None) -> Iterator[np.ndarray | N
         raw = (read_image(p, max_side) for p in image_files(source))
     else:
         raw = _video_frames(source, max_side)
-    shape = None
-    for frame in raw:
-        if frame is not None and shape is not None and frame.shape != shape:
-            log.warning("%s: frame size changes from %s to %s; a new clip starts", source, shape, frame.shape)
-            yield None
-        shape = frame.shape if frame is not None else shape
+    previous = None
+    for index, frame in enumerate(raw):
+        if frame is not None and previous is not None:
+            if frame.shape != previous.shape:
+                log.warning("%s: frame size changes from %s to %s; a new clip starts", source, previous.shape,
+                            frame.shape)
+                yield None
+            elif (change := content_change(previous, frame)) > CUT_THRESHOLD:
+                log.info("%s: a cut before frame %d (content change %.1f); a new clip starts", source, index, change)
+                yield None
+        previous = frame if frame is not None else previous
         yield frame
