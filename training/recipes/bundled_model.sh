@@ -11,6 +11,7 @@
 # Phase 8 (one CUDA GPU, about 7 minutes on an H200): every real clip at GPU scale, averaged with phase 7.
 # Phase 9 (any machine; 80 minutes on a 2-core CPU): the mean fine-tuned on the clips shaken again.
 # Phase 10 (one CUDA GPU, about 6 minutes on an H100): phase 9's data at GPU scale, averaged with phase 9.
+# Phase 12 (one CUDA GPU, about 3 minutes on an H200): three more clips, averaged with phase 10.
 #   bash training/recipes/bundled_model.sh [WORK_DIR]
 set -euo pipefail
 WORK=${1:-$HOME/.cache/vs-dvd/bundled}
@@ -19,14 +20,20 @@ mkdir -p "$WORK"
 
 # 1. Data: 30 clips per training photo and 6 per held-out photo (another seed), in parallel.
 $PY -m training.corpus > "$WORK/corpus.json"
-$PY - "$WORK" <<'PY' | xargs -P "$(nproc)" -L 1 sh -c "$PY"' -m training.data.photos "$0" --name "$1" -o "$2" --split "$3" --clips-per-photo "$4" --seed "$5" >/dev/null 2>&1 || echo "synthesis failed: $0"'
+# shake_photos OUT SEED SPLIT...: the corpus photos of these splits into OUT/<split>/<photo>, 30 clips
+# per training photo (SEED) and 6 per held-out one (seed 1).
+shake_photos() {
+    $PY - "$WORK/corpus.json" "$@" <<'PY' | xargs -P "$(nproc)" -L 1 sh -c "$PY"' -m training.data.photos "$0" --name "$1" -o "$2" --split "$3" --clips-per-photo "$4" --seed "$5" >/dev/null 2>&1 || echo "synthesis failed: $0"'
 import json, sys
-for p in json.load(open(f"{sys.argv[1]}/corpus.json")):
-    if p["kind"] != "photo":
+corpus, out, seed, splits = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+for p in json.load(open(corpus)):
+    if p["kind"] != "photo" or p["split"] not in splits:
         continue
-    n, seed = (30, 0) if p["split"] == "train" else (6, 1)
-    print(p["path"], p["name"], f"{sys.argv[1]}/data/{p['split']}/{p['name']}", p["split"], n, seed)
+    n, s = (30, seed) if p["split"] == "train" else (6, 1)
+    print(p["path"], p["name"], f"{out}/{p['split']}/{p['name']}", p["split"], n, s)
 PY
+}
+shake_photos "$WORK/data" 0 train val
 # ... and the corpus clips, shaken: 9-frame clips like the photos' (seed 0), the held-out ones with seed 1.
 # Phases 4-6 had the corpus's first five clips; the held-out clips added later (val-2) are longer side 640.
 $PY -m training.data.handheld -o "$WORK/footage/train" --split train --clips cockatoo box cup \
@@ -39,8 +46,15 @@ $PY -m training.data.handheld -o "$WORK/footage/train-2a" --split train --clips 
 $PY -m training.data.handheld -o "$WORK/footage/train-2b" --split train --clips city launch toy cube \
     --max-side 640 --chunk 9
 # Phase 9's: the twelve training clips shaken again along other camera paths, 35 % of frames held still.
-$PY -m training.data.handheld -o "$WORK/footage/train-s35" --split train --max-side 640 --chunk 9 \
-    --seed 2 --static-share 0.35
+TWELVE=(cockatoo box cup throw bounce magnet push glide city launch toy cube)
+$PY -m training.data.handheld -o "$WORK/footage/train-s35" --split train --clips "${TWELVE[@]}" --max-side 640 \
+    --chunk 9 --seed 2 --static-share 0.35
+# Phase 12's: the photos and all fifteen training clips (the twelve, bikes, mire, tabletop) shaken afresh,
+# the clips twice (the second time with 35 % of frames held still).
+shake_photos "$WORK/data-12" 6 train
+$PY -m training.data.handheld -o "$WORK/footage/train-12" --split train --max-side 640 --chunk 9 --seed 7
+$PY -m training.data.handheld -o "$WORK/footage/train-12-s35" --split train --max-side 640 --chunk 9 \
+    --seed 8 --static-share 0.35
 
 PHOTOS=("$WORK"/data/train/*)
 F=$WORK/footage/train
@@ -119,9 +133,21 @@ train_from "$WORK/soup.onnx" tuned-footage-4 --data "${MIX9[@]}" \
 tune tuned-footage-4 tuned-footage-gpu-4 --data "${MIX9[@]}" --batch 64 --crop 128 --iters 5042 \
     --schedule cosine --lr 5e-4 --warmup 200 --data-on-device --ckpt-every 1000 --seed 3
 
-# 13. Ship the mean of phase 9's and phase 10's weights, and evaluate it through ONNX Runtime on the
-#     held-out photos and on the held-out clips.
-$PY -m training.export "$WORK/tuned-footage-4" "$WORK/tuned-footage-gpu-4" -o "$WORK/dbn.onnx" --fp16-weights
+# 13. Phase 10's model: the mean of phase 9's and phase 10's weights (the previous bundled file).
+$PY -m training.export "$WORK/tuned-footage-4" "$WORK/tuned-footage-gpu-4" -o "$WORK/phase10.onnx" --fp16-weights
+
+# 14. Phase 12: phase 10's model on the photos shaken afresh and the fifteen clips at GPU scale (the
+#     shipped run: 3911 steps in 2.6 minutes alone on an H200, --seed 13; an 8512-step run went further on
+#     blurry footage and lost more on the sharp frames of real clips 2, even averaged).
+T=$WORK/footage/train-12 T35=$WORK/footage/train-12-s35
+train_from "$WORK/phase10.onnx" tuned-footage-gpu-5 --data "$WORK"/data-12/train/* "$T" "$T" "$T35" "$T35" \
+    --batch 64 --crop 128 --iters 3911 --schedule cosine --lr 5e-4 --warmup 200 --data-on-device \
+    --ckpt-every 1000 --seed 13
+
+# 15. Ship the mean of phase 10's model and phase 12's run (phase 12 named twice, phase 10 being a mean of
+#     two), and evaluate it through ONNX Runtime on the held-out photos and on the held-out clips.
+$PY -m training.export "$WORK/tuned-footage-4" "$WORK/tuned-footage-gpu-4" "$WORK/tuned-footage-gpu-5" \
+    "$WORK/tuned-footage-gpu-5" -o "$WORK/dbn.onnx" --fp16-weights
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK"/data/val/* --split val --out "$WORK/eval"
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val" --split val --out "$WORK/eval/footage"
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val-2" --split val --out "$WORK/eval/footage-2"
