@@ -38,40 +38,13 @@ def extract(deb: Path, members: dict[str, Path]) -> None:
     every file directly in it goes into the target folder, which appears whole or not at all."""
     wanted = {m.lstrip("./"): Path(t) for m, t in members.items()}
     folders = {m: t for m, t in wanted.items() if m.endswith("/")}
-    files = {m: t for m, t in wanted.items() if m not in folders}
     partial = {m: _partial(t) for m, t in folders.items()}
-    links = {}
     try:
         for p in partial.values():
             shutil.rmtree(p, ignore_errors=True)
             p.mkdir(parents=True)
-        with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL) as unpack:  # it complains when cut short
-            try:
-                with tarfile.open(fileobj=unpack.stdout, mode="r|*") as tar:
-                    for entry in tar:
-                        name = entry.name.lstrip("./")
-                        folder = posixpath.dirname(name) + "/"
-                        if not (entry.isfile() or entry.issym() or entry.islnk()):
-                            continue
-                        if name in files:
-                            target = files.pop(name)
-                        elif folder in partial:
-                            target = partial[folder] / posixpath.basename(name)
-                        else:
-                            continue
-                        if entry.isfile():
-                            with tar.extractfile(entry) as source:
-                                unzip = entry.name.endswith(".gz") and target.suffix != ".gz"
-                                _write(gzip.GzipFile(fileobj=source) if unzip else source, target)
-                        else:  # the stream may have passed the link's target already: name it instead
-                            links[name] = _link_target(entry)
-                        if not files and not folders:
-                            break
-            except (tarfile.ReadError, OSError, EOFError) as e:
-                raise PackageError(f"{deb.name} is not a readable Debian package ({e}); try again") from None
-            finally:
-                unpack.stdout.close()  # dpkg-deb may still be writing the rest: let it stop
+        files = {m: t for m, t in wanted.items() if m not in folders}
+        links = _copy_out(deb, files, partial)  # takes the files found out of ``files``
         if links:
             raise PackageError(f"in {deb.name}, " + ", ".join(f"{m} is a link to {t}" for m, t in sorted(links.items()))
                                + ": ask for the file itself")
@@ -84,6 +57,40 @@ def extract(deb: Path, members: dict[str, Path]) -> None:
     finally:
         for p in partial.values():
             shutil.rmtree(p, ignore_errors=True)
+
+
+def _copy_out(deb: Path, files: dict[str, Path], folders: dict[str, Path]) -> dict[str, str]:
+    """One pass over the package: each of ``files`` (popped when found) to its target, each file
+    directly in one of ``folders`` into that folder. Returns the wanted members that are links."""
+    links = {}
+    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL) as unpack:  # it complains when cut short
+        try:
+            with tarfile.open(fileobj=unpack.stdout, mode="r|*") as tar:
+                for entry in tar:
+                    name = entry.name.lstrip("./")
+                    folder = posixpath.dirname(name) + "/"
+                    if not (entry.isfile() or entry.issym() or entry.islnk()):
+                        continue
+                    if name in files:
+                        target = files.pop(name)
+                    elif folder in folders:
+                        target = folders[folder] / posixpath.basename(name)
+                    else:
+                        continue
+                    if entry.isfile():
+                        with tar.extractfile(entry) as source:
+                            unzip = entry.name.endswith(".gz") and target.suffix != ".gz"
+                            _write(gzip.GzipFile(fileobj=source) if unzip else source, target)
+                    else:  # the stream may have passed the link's target already: name it instead
+                        links[name] = _link_target(entry)
+                    if not files and not folders:
+                        break
+        except (tarfile.ReadError, OSError, EOFError) as e:
+            raise PackageError(f"{deb.name} is not a readable Debian package ({e}); try again") from None
+        finally:
+            unpack.stdout.close()  # dpkg-deb may still be writing the rest: let it stop
+    return links
 
 
 def fetch(package: str, members: dict[str, Path]) -> None:

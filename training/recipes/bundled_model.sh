@@ -12,6 +12,8 @@
 # Phase 9 (any machine; 80 minutes on a 2-core CPU): the mean fine-tuned on the clips shaken again.
 # Phase 10 (one CUDA GPU, about 6 minutes on an H100): phase 9's data at GPU scale, averaged with phase 9.
 # Phase 12 (one CUDA GPU, about 3 minutes on an H200): three more clips, averaged with phase 10.
+# Since phase 12 the synthesis breaks clips at cuts between shots (city, launch; a whip pan in cockatoo),
+# so the clips of phases 4-10 rebuilt here lack the few frames beside those that the shipped runs had.
 #   bash training/recipes/bundled_model.sh [WORK_DIR]
 set -euo pipefail
 WORK=${1:-$HOME/.cache/vs-dvd/bundled}
