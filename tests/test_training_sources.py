@@ -73,6 +73,8 @@ def test_a_cut_between_shots_is_a_break_and_a_pan_is_not(tmp_path, caplog):
     got = list(frames(write_folder(tmp_path / "f", shots)))
     assert [f is None for f in got] == [False] * 4 + [True] + [False] * 4
     assert "a cut before frame 4" in caplog.text
+    (tmp_path / "f" / "frame5.png").write_bytes(b"not a png")  # unreadable right at the cut: still one break
+    assert [f is None for f in frames(tmp_path / "f")] == [False] * 4 + [True] + [False] * 3
 
 
 def test_a_real_clip_breaks_at_its_five_cuts_and_nowhere_else():

@@ -120,5 +120,5 @@ def frames(source: Path, max_side: int | None = None) -> Iterator[np.ndarray | N
             elif (change := content_change(previous, frame)) > CUT_THRESHOLD:
                 log.info("%s: a cut before frame %d (content change %.1f); a new clip starts", source, index, change)
                 yield None
-        previous = frame if frame is not None else previous
+        previous = frame  # after a break, nothing to compare with: a new clip starts anyway
         yield frame
