@@ -12,6 +12,7 @@
 # Phase 9 (any machine; 80 minutes on a 2-core CPU): the mean fine-tuned on the clips shaken again.
 # Phase 10 (one CUDA GPU, about 6 minutes on an H100): phase 9's data at GPU scale, averaged with phase 9.
 # Phase 12 (one CUDA GPU, about 3 minutes on an H200): three more clips, averaged with phase 10.
+# Phase 13 (any machine; 62 minutes on a 2-core CPU): phase 12 fine-tuned on its clips.
 # Since phase 12 the synthesis breaks clips at cuts between shots (city, launch; a whip pan in cockatoo),
 # so the clips of phases 4-10 rebuilt here lack the few frames beside those that the shipped runs had.
 #   bash training/recipes/bundled_model.sh [WORK_DIR]
@@ -146,10 +147,23 @@ train_from "$WORK/phase10.onnx" tuned-footage-gpu-5 --data "$WORK"/data-12/train
     --batch 64 --crop 128 --iters 3911 --schedule cosine --lr 5e-4 --warmup 200 --data-on-device \
     --ckpt-every 1000 --seed 13
 
-# 15. Ship the mean of phase 10's model and phase 12's run (phase 12 named twice, phase 10 being a mean of
-#     two), and evaluate it through ONNX Runtime on the held-out photos and on the held-out clips.
+# 15. Phase 12's model: the mean of phase 10's model and phase 12's run (phase 12 named twice, phase 10
+#     being a mean of two).
 $PY -m training.export "$WORK/tuned-footage-4" "$WORK/tuned-footage-gpu-4" "$WORK/tuned-footage-gpu-5" \
-    "$WORK/tuned-footage-gpu-5" -o "$WORK/dbn.onnx" --fp16-weights
+    "$WORK/tuned-footage-gpu-5" -o "$WORK/phase12.onnx" --fp16-weights
+
+# 16. Phase 13: phase 12's model on the CPU, on phase 9's mix and the three new clips as phase 12 shook
+#     them (the shipped run: 663 steps in 62 minutes, --seed 14). Ship it, and evaluate it through ONNX
+#     Runtime on the held-out photos and on the held-out clips.
+$PY -m training.data.handheld -o "$WORK/footage/train-3" --split train --clips bikes mire tabletop \
+    --max-side 640 --chunk 9 --seed 7
+$PY -m training.data.handheld -o "$WORK/footage/train-3-s35" --split train --clips bikes mire tabletop \
+    --max-side 640 --chunk 9 --seed 8 --static-share 0.35
+N=$WORK/footage/train-3 N35=$WORK/footage/train-3-s35
+train_from "$WORK/phase12.onnx" tuned-footage-5 --data "${MIX9[@]}" "$N" "$N" "$N35" "$N35" \
+    --batch 8 --crop 128 --iters 100000 --schedule cosine --lr 6e-5 --warmup 50 --time-limit 62 \
+    --fit-time-limit --ckpt-every 100 --seed 14
+$PY -m training.export "$WORK/tuned-footage-5" -o "$WORK/dbn.onnx" --fp16-weights
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK"/data/val/* --split val --out "$WORK/eval"
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val" --split val --out "$WORK/eval/footage"
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val-2" --split val --out "$WORK/eval/footage-2"
