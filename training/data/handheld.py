@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         camera = Camera(args.max_speed, args.static_share, args.seed)
         breaks = sum(synthesise(sources, args.out, camera, args.chunk, split, args.max_side, licence)["skipped_files"]
-                      for (split, licence), sources in runs.items())
+                     for (split, licence), sources in runs.items())
     except ValueError as e:
         parser.error(str(e))
     log.info("wrote %s (%d breaks: unreadable frames, changes of frame size, cuts)", args.out, breaks)

@@ -92,15 +92,10 @@ def _video_frames(path: Path, max_side: int | None) -> Iterator[np.ndarray | Non
 
 
 def _thumbnail(frame: np.ndarray) -> np.ndarray:
+    """What cuts are found on: the frame CUT_WIDTH wide (never enlarged), in float32 8-bit HSV."""
     h, w = frame.shape[:2]
     size = (CUT_WIDTH, max(1, round(h * CUT_WIDTH / w))) if w > CUT_WIDTH else (w, h)
     return cv2.cvtColor(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2HSV).astype(np.float32)
-
-
-def content_change(a: np.ndarray, b: np.ndarray) -> float:
-    """How much the picture changes between two frames of one size: the mean HSV difference of their
-    thumbnails; above CUT_THRESHOLD is a cut."""
-    return float(np.abs(_thumbnail(a) - _thumbnail(b)).mean())
 
 
 def frames(source: Path, max_side: int | None = None) -> Iterator[np.ndarray | None]:
@@ -110,15 +105,15 @@ def frames(source: Path, max_side: int | None = None) -> Iterator[np.ndarray | N
         raw = (read_image(p, max_side) for p in image_files(source))
     else:
         raw = _video_frames(source, max_side)
-    previous = None
+    previous = shape = None  # the last frame's thumbnail and shape; None after a break (a new clip anyway)
     for index, frame in enumerate(raw):
-        if frame is not None and previous is not None:
-            if frame.shape != previous.shape:
-                log.warning("%s: frame size changes from %s to %s; a new clip starts", source, previous.shape,
-                            frame.shape)
+        current = None if frame is None else _thumbnail(frame)  # once per frame, compared with both neighbours
+        if current is not None and previous is not None:
+            if frame.shape != shape:
+                log.warning("%s: frame size changes from %s to %s; a new clip starts", source, shape, frame.shape)
                 yield None
-            elif (change := content_change(previous, frame)) > CUT_THRESHOLD:
+            elif (change := float(np.abs(current - previous).mean())) > CUT_THRESHOLD:
                 log.info("%s: a cut before frame %d (content change %.1f); a new clip starts", source, index, change)
                 yield None
-        previous = frame  # after a break, nothing to compare with: a new clip starts anyway
+        previous, shape = current, None if frame is None else frame.shape
         yield frame
