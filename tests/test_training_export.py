@@ -12,7 +12,7 @@ from onnx import TensorProto
 from training_helpers import make_checkpoint, trained_like
 
 from training.export import atomic_write_bytes, export_onnx, main, sidecar_path
-from vs_dvd.network import DBN, DBNConfig, layer_names
+from vs_dvd.network import DBN, DBNConfig, fold_batchnorm, layer_names
 
 NAMES = {f"{layer}.conv.{part}" for layer in layer_names() for part in ("weight", "bias")}
 
@@ -138,6 +138,33 @@ def test_the_cli_exports_the_mean_of_the_weights_of_several_checkpoints(model, t
     np.testing.assert_allclose(run(out, frames), expected, atol=1e-4)
     sidecar = json.loads(sidecar_path(out).read_text())
     assert sidecar["weights_averaged"] is True and sidecar["checkpoint"] == [str(f) for f in folders]
+
+
+def test_the_cli_averages_an_exported_model_with_a_fine_tuning_of_it(model, tmp_path):
+    """The soup of a shipped .onnx and a run that --init started from it (both folded)."""
+    start = tmp_path / "start.onnx"
+    export_onnx(model, start)
+    torch.manual_seed(2)
+    with torch.no_grad():
+        tuned = fold_batchnorm(trained_like(DBN(DBNConfig(width=4))))
+        folded = fold_batchnorm(model)
+    out = tmp_path / "soup.onnx"
+    main([str(start), str(make_checkpoint(tmp_path / "run", tuned)), "-o", str(out), "--check-size", "16x24"])
+    mean = DBN(DBNConfig(width=4), folded=True)
+    mean.load_state_dict({k: (v + tuned.state_dict()[k]) / 2 for k, v in folded.state_dict().items()})
+    frames = torch.rand(1, 15, 16, 24)
+    with torch.no_grad():
+        np.testing.assert_allclose(run(out, frames), mean.eval()(frames).numpy(), atol=1e-4)
+    assert json.loads(sidecar_path(out).read_text())["checkpoint"][0] == str(start)
+
+
+def test_the_cli_refuses_an_onnx_file_without_a_sidecar(tmp_path, capsys):
+    (tmp_path / "bare.onnx").write_bytes(b"not a model")
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "bare.onnx"), "-o", str(tmp_path / "m.onnx")])
+    err = capsys.readouterr().err
+    assert "training.export: model " in err and "is not a readable ONNX model" in err
+    assert not (tmp_path / "m.onnx").exists()
 
 
 def test_the_cli_refuses_to_average_different_networks(model, tmp_path, capsys):

@@ -174,9 +174,13 @@ def resolve_checkpoint(path: Path) -> Path:
 
 
 def load_checkpoint(path: Path) -> tuple[DBN, Path, dict]:
-    """(model, checkpoint folder, its training args) for a checkpoint or training --out folder."""
-    from training.train import load_model
+    """(model, checkpoint, its training args) for a checkpoint, a training --out folder or an exported .onnx
+    (BatchNorm folded: it averages with fine-tunings of itself, which ``--init`` starts folded)."""
+    from training.train import load_exported, load_model
 
+    if Path(path).suffix == ".onnx":
+        model, info = load_exported(Path(path), who="training.export", instead="pass training checkpoints")
+        return model.eval(), Path(path), {"align": info.align}
     checkpoint = resolve_checkpoint(path)
     args = json.loads((checkpoint / "config.json").read_text()).get("args", {})
     return load_model(checkpoint).eval(), checkpoint, args
@@ -217,8 +221,8 @@ def main(argv: list[str] | None = None) -> None:
         description="Export a training checkpoint (or the mean of several) to ONNX plus the JSON sidecar vs_dvd "
                     "reads, after checking ONNX Runtime against PyTorch.")
     parser.add_argument("checkpoints", nargs="+", type=Path, metavar="CHECKPOINT",
-                        help="a step-NNNNNNN folder, or a training --out folder (its latest); several: export "
-                             "the mean of their weights (fine-tunings of one model)")
+                        help="a step-NNNNNNN folder, a training --out folder (its latest) or an exported .onnx; "
+                             "several: export the mean of their weights (fine-tunings of one model)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
     parser.add_argument("--fp16-weights", action="store_true",
                         help="store weights as float16 behind Cast nodes: half the file, computed in float32")

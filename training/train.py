@@ -155,21 +155,33 @@ def latest_checkpoint(out: Path) -> Path | None:
     return out / pointer.read_text().strip() if pointer.is_file() else None
 
 
-def initial_model(args: argparse.Namespace) -> DBN:
-    """A new DBN, or with ``--init`` the folded DBN of an exported model (``args`` then takes its width and head)."""
-    if args.init is None:
-        return DBN(DBNConfig(width=args.width, head=args.head))
+def load_exported(path: Path, who: str, instead: str):
+    """(folded DBN, runtime ``ModelInfo``) of an .onnx model that training.export wrote; ValueError if it is not one.
+
+    ``who`` and ``instead`` word the errors for the caller."""
     import vapoursynth as vs
 
     from vs_dvd import model as models
     from vs_dvd.backends.cuda import load_dbn
 
+    try:
+        info = models.load(path)
+        return load_dbn(info, who=who, instead=instead), info
+    except vs.Error as e:  # the runtime's file checks speak as dvd.Deblur; load_dbn's as who
+        message = str(e)
+        raise ValueError(f"{who}: {message.removeprefix('dvd.Deblur: ')}" if message.startswith("dvd.Deblur: ")
+                         else message) from None
+
+
+def initial_model(args: argparse.Namespace) -> DBN:
+    """A new DBN, or with ``--init`` the folded DBN of an exported model (``args`` then takes its width and head)."""
+    if args.init is None:
+        return DBN(DBNConfig(width=args.width, head=args.head))
     if not args.init.is_file():
         raise SystemExit(f"error: --init {args.init} is not a file; pass an .onnx model exported by training.export")
     try:
-        info = models.load(args.init)
-        model = load_dbn(info, who="training --init", instead="train from scratch without --init")
-    except vs.Error as e:
+        model, info = load_exported(args.init, who="training --init", instead="train from scratch without --init")
+    except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     if info.align != args.align:
         log.warning("--init %s was trained on %s windows, this run trains on %s ones: its input changes, so "
