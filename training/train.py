@@ -22,6 +22,7 @@ import time
 from contextlib import nullcontext
 from itertools import count
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
@@ -35,6 +36,9 @@ from training.data.dataset import ClipDataset, DeviceBatches
 from trt_build.files import atomic_write_bytes
 from vs_dvd.align import METHODS
 from vs_dvd.network import DBN, DBNConfig
+
+if TYPE_CHECKING:
+    from vs_dvd.model import ModelInfo  # imports vapoursynth: at run time only where --init needs it
 
 log = logging.getLogger("training.train")
 KEEP = 2  # complete checkpoints kept on disk
@@ -155,7 +159,7 @@ def latest_checkpoint(out: Path) -> Path | None:
     return out / pointer.read_text().strip() if pointer.is_file() else None
 
 
-def load_exported(path: Path, who: str, instead: str):
+def load_exported(path: Path, who: str, instead: str) -> tuple[DBN, ModelInfo]:
     """(folded DBN, runtime ``ModelInfo``) of an .onnx model that training.export wrote; ValueError if it is not one.
 
     ``who`` and ``instead`` word the errors for the caller."""
