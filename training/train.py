@@ -171,10 +171,11 @@ def load_exported(path: Path, who: str, instead: str) -> tuple[DBN, ModelInfo]:
     try:
         info = models.load(path)
         return load_dbn(info, who=who, instead=instead), info
-    except vs.Error as e:  # the runtime's file checks speak as dvd.Deblur; load_dbn's as who
+    except vs.Error as e:  # the runtime's file checks speak as dvd.Deblur, load_dbn's already as who
         message = str(e)
-        raise ValueError(f"{who}: {message.removeprefix('dvd.Deblur: ')}" if message.startswith("dvd.Deblur: ")
-                         else message) from None
+        if message.startswith(RUNTIME := "dvd.Deblur: "):
+            message = f"{who}: {message[len(RUNTIME):]}"
+        raise ValueError(message) from None
 
 
 def initial_model(args: argparse.Namespace) -> DBN:
