@@ -74,6 +74,7 @@ class BinaryDistribution(Distribution):
 
 TRT = ["tensorrt-rtx-cu13-libs", "tensorrt-rtx-cu13-bindings", "onnx"]
 CUDA = ["torch", "onnx"]
+OV = ["openvino"]  # faster CPU inference, bf16 where the CPU has it
 ALIGN = ["opencv-python-headless"]  # models trained on flow-aligned windows (sidecar "align")
 TRAIN = ["torch", "safetensors", "tqdm", "tensorboard", "scikit-image", "scikit-video", "av",
          "opencv-python-headless", "matplotlib", "onnx"]
@@ -89,9 +90,10 @@ setup(
     extras_require={
         "align": ALIGN,
         "cuda": CUDA,
+        "ov": OV,
         "trt": TRT,
         "train": TRAIN,
-        "test": sorted({"pytest", "pytest-timeout", "vapoursynth-mlrt-ort", *ALIGN, *CUDA, *TRT, *TRAIN}),
+        "test": sorted({"pytest", "pytest-timeout", "vapoursynth-mlrt-ort", *ALIGN, *CUDA, *OV, *TRT, *TRAIN}),
     },
     cmdclass={"build": BuildWithPlugin, "build_plugin": BuildPlugin},
     distclass=BinaryDistribution,

@@ -1,4 +1,5 @@
-"""Choosing the backend: "auto" takes TensorRT, else PyTorch on CUDA, else the CPU; a named backend
+"""Choosing the backend: "auto" takes TensorRT, else PyTorch on CUDA, else OpenVINO, else ONNX Runtime
+on the CPU; a named backend
 that cannot run here is a vs.Error that says what to install or which backend to use instead.
 Where a test needs a GPU this machine may not have, it stands in for the CUDA driver's count only."""
 import pytest
@@ -50,8 +51,15 @@ def test_auto_uses_the_cpu_when_pytorch_cannot_see_the_gpu(one_gpu, monkeypatch)
     assert backends.resolve("auto", 0) == "cpu"
 
 
-def test_auto_uses_the_cpu_without_a_gpu(no_gpu):
+def test_auto_uses_the_cpu_without_a_gpu(no_gpu, monkeypatch):
+    installed(monkeypatch, "trt", "cuda", "cpu")
     assert backends.resolve("auto", 0) == "cpu"
+
+
+def test_auto_prefers_openvino_on_the_cpu_when_it_is_installed(no_gpu):
+    if not backends.runtime_version("ov"):
+        pytest.skip("OpenVINO is not installed")
+    assert backends.resolve("auto", 0) == "ov"
 
 
 @pytest.mark.parametrize("name", ["trt", "cuda"])
@@ -75,6 +83,21 @@ def test_a_missing_pytorch_says_how_to_install_it(one_gpu, monkeypatch):
         backends.resolve("cuda", 0)
 
 
+def test_a_missing_openvino_says_how_to_install_it(no_gpu, monkeypatch):
+    installed(monkeypatch, "cpu")
+    with pytest.raises(vs.Error, match=r"backend='ov' needs OpenVINO.*vs-dvd\[ov\].*backend='cpu'"):
+        backends.resolve("ov", 0)
+
+
+def test_the_cpu_is_the_only_device_of_the_cpu_backends(no_gpu):
+    for name in backends.ON_THE_CPU:
+        if backends.runtime_version(name):
+            assert backends.resolve(name, 0) == name
+            with pytest.raises(vs.Error, match=f"device_id=1 is out of range: backend='{name}' has a single "
+                                               "device, 0"):
+                backends.resolve(name, 1)
+
+
 def test_a_device_id_past_the_last_gpu_is_refused(one_gpu):
     if not backends.runtime_version("cuda"):
         pytest.skip("PyTorch is not installed")
@@ -84,11 +107,11 @@ def test_a_device_id_past_the_last_gpu_is_refused(one_gpu):
 
 
 def test_every_backend_module_exists_and_reports_its_runtime():
-    assert backends.NAMES == ("trt", "cuda", "cpu")
+    assert backends.NAMES == ("trt", "cuda", "ov", "cpu")
     assert all(backends.module(name) is not None for name in backends.NAMES)
     assert backends.runtime_version("cpu").startswith("onnxruntime ")
     assert backends.module("nonexistent") is None and backends.runtime_version("nonexistent") is None
 
 
-def test_the_cpu_backend_can_use_some_of_the_host_memory():
-    assert backends.free_memory("cpu", 0) > 0
+def test_the_cpu_backends_can_use_some_of_the_host_memory():
+    assert backends.free_memory("cpu", 0) == backends.free_memory("ov", 0) > 0

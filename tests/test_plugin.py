@@ -63,7 +63,7 @@ def test_errors_reach_the_caller_as_plain_messages():
     with pytest.raises(vs.Error) as error:
         core.dvd.Deblur(clip, backend="gpu")
     assert str(error.value) == ("dvd.Deblur: backend='gpu' is unknown; use one of 'auto', 'trt', "
-                                "'cuda', 'cpu'")
+                                "'cuda', 'ov', 'cpu'")
     with pytest.raises(vs.Error, match="model /nowhere.onnx does not exist"):
         core.dvd.Deblur(clip, model="/nowhere.onnx")
 

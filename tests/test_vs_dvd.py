@@ -1,4 +1,7 @@
 """vs_dvd.deblur, the function behind core.dvd.Deblur: what it accepts, what it keeps, how it refuses."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import vapoursynth as vs
@@ -88,15 +91,23 @@ def test_frames_too_large_for_free_memory_are_tiled_automatically():
     assert len(tiled) == 1 and tiled[0].startswith("dvd.Deblur: 32768x32768 frames")
 
 
-def test_auto_backend_is_cpu_without_an_nvidia_gpu():
+def test_auto_backend_is_on_the_cpu_without_an_nvidia_gpu():
     if backends.cuda_devices():
         pytest.skip("a CUDA GPU is present")
-    assert backends.resolve("auto", 0) == "cpu"
+    assert backends.resolve("auto", 0) == ("ov" if backends.runtime_version("ov") else "cpu")
+
+
+def test_importing_vs_dvd_loads_no_inference_runtime():
+    """Each backend imports its runtime when it is created, so that a script pays only for the one it uses."""
+    heavy = ("torch", "onnxruntime", "openvino", "tensorrt", "tensorrt_rtx_bindings", "cv2", "onnx")
+    script = f"import sys, vs_dvd; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
 
 
 def test_version_names_plugin_model_and_every_backend_runtime():
     info = vs_dvd.version()
-    assert set(info) == {"plugin", "model", "trt", "cuda", "cpu"}
+    assert set(info) == {"plugin", "model", "trt", "cuda", "ov", "cpu"}
     assert info["plugin"] == vs_dvd.__version__
     assert info["cpu"].startswith("onnxruntime ")
     assert info["model"].startswith("dbn.onnx sha256:")

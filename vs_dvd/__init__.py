@@ -37,17 +37,18 @@ def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: 
             never mixed.
         model: path of an ONNX model (input N x 15 x H x W, five RGB frames in [0, 1], oldest
             first; output N x 3 x H x W). Default: the model bundled with the plugin.
-        backend: "auto" (trt, else cuda, else cpu), "trt" (TensorRT or TensorRT-RTX engine, built
-            once and cached), "cuda" (PyTorch on an NVIDIA GPU) or "cpu" (ONNX Runtime).
+        backend: "auto" (trt, else cuda, else ov, else cpu), "trt" (TensorRT or TensorRT-RTX
+            engine, built once and cached), "cuda" (PyTorch on an NVIDIA GPU), "ov" (OpenVINO on
+            the CPU) or "cpu" (ONNX Runtime).
         tilesize: run the model on tiles of this size, int or [width, height], multiples of 8.
             Default: whole frames, or tiles when a frame would not fit in the device's memory.
         overlap: overlap of adjacent tiles in pixels, int or [width, height]; blended with a
             Hann window. Default 32 (at most half a tile).
-        device_id: which GPU for trt and cuda (0 is the only device of the cpu backend).
-        fp16: half precision on trt and cuda (faster, visually identical); the cpu backend
-            always computes in fp32.
+        device_id: which GPU for trt and cuda (0 is the only device of the ov and cpu backends).
+        fp16: half precision on trt and cuda (faster, visually identical), bfloat16 on ov where
+            the CPU computes it natively (else fp32); the cpu backend always computes in fp32.
         num_streams: how many frames are inferred at once (GPU streams, or concurrent CPU runs).
-        num_threads: CPU threads per inference for the cpu backend; 0 uses every core, and at
+        num_threads: CPU threads per inference for the ov and cpu backends; 0 uses every core, and at
             most ``os.cpu_count()`` are allowed.
         matrix: YUV matrix (1 BT.709, 5/6 BT.601, 9 BT.2020, ...) for clips whose frames lack a
             ``_Matrix`` property; the property wins when present.
@@ -158,7 +159,7 @@ def _fitting_tile(size: tuple[int, int], backend: str, info: models.ModelInfo, d
                   fp16: bool, num_streams: int) -> tuple[int, int] | None:
     """None when whole frames fit the device's free memory, else the largest tile that does."""
     budget = MEMORY_SHARE * backends.free_memory(backend, device_id) / num_streams
-    per_pixel = info.bytes_per_pixel(half=fp16 and backend != "cpu")
+    per_pixel = info.bytes_per_pixel(half=fp16 and backend not in backends.ON_THE_CPU)
     tile = tiles.largest_tile(size, int(budget // per_pixel), info.multiple)
     if tile != size:
         vs.core.log_message(vs.MESSAGE_TYPE_INFORMATION,

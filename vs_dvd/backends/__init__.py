@@ -1,12 +1,12 @@
 """The inference backends behind ``backend=``, the interface they share, and the choice for "auto".
 
-Each backend is a module (``cpu``, ``cuda``, ``trt``) with two functions:
+Each backend is a module (``cpu``, ``ov``, ``cuda``, ``trt``) with two functions:
 
 - ``runtime_version() -> str | None``: its runtime's version, None when that is not installed;
 - ``create(model, *, device_id, fp16, num_streams, num_threads, shape) -> Backend``, where
   ``shape`` is the (h, w) of every tensor ``infer`` will see (a tile or a padded frame).
 
-Backend modules import their runtime (onnxruntime, torch, TensorRT) inside ``create``, so that
+Backend modules import their runtime (onnxruntime, OpenVINO, torch, TensorRT) inside ``create``, so that
 ``import vs_dvd`` stays light.
 """
 from __future__ import annotations
@@ -23,15 +23,17 @@ from typing import Any, Protocol
 import numpy as np
 import vapoursynth as vs
 
-NAMES = ("trt", "cuda", "cpu")  # "auto" tries them in this order
+NAMES = ("trt", "cuda", "ov", "cpu")  # "auto" tries them in this order
+ON_THE_CPU = ("ov", "cpu")  # backends whose only device is the host
 TRT_INSTALL = ("install NVIDIA TensorRT 10+ (pip install tensorrt --extra-index-url "
                "https://pypi.nvidia.com) or, for GeForce RTX GPUs, TensorRT-RTX (pip install "
                "tensorrt-rtx-cu13-libs tensorrt-rtx-cu13-bindings)")
 CUDA_INSTALL = "install PyTorch with CUDA (pip install 'vs-dvd[cuda]')"
+OV_INSTALL = "install OpenVINO (pip install 'vs-dvd[ov]')"
 
 
 class Backend(Protocol):
-    name: str  # "cpu" | "cuda" | "trt"
+    name: str  # "cpu" | "ov" | "cuda" | "trt"
 
     def upload(self, rgb: np.ndarray) -> Any:
         """One padded source frame (3 x H x W float32, C-contiguous) -> its resident form.
@@ -91,27 +93,30 @@ def resolve(backend: str, device_id: int) -> str:
         elif gpus and runtime_version("cuda") and _torch_sees_cuda():
             backend = "cuda"
         else:
-            backend = "cpu"
+            backend = "ov" if runtime_version("ov") else "cpu"
     if backend == "trt" and not runtime_version("trt"):
         raise vs.Error(f"dvd.Deblur: backend='trt' needs TensorRT, which is not installed; "
                        f"{TRT_INSTALL}, or use backend='cuda' or 'cpu'")
     if backend == "cuda" and not runtime_version("cuda"):
         raise vs.Error(f"dvd.Deblur: backend='cuda' needs PyTorch, which is not installed; "
                        f"{CUDA_INSTALL}, or use backend='cpu'")
-    devices = cuda_devices() if backend in ("trt", "cuda") else 1
-    if backend != "cpu" and devices == 0:
+    if backend == "ov" and not runtime_version("ov"):
+        raise vs.Error(f"dvd.Deblur: backend='ov' needs OpenVINO, which is not installed; "
+                       f"{OV_INSTALL}, or use backend='cpu' (ONNX Runtime)")
+    devices = 1 if backend in ON_THE_CPU else cuda_devices()
+    if backend not in ON_THE_CPU and devices == 0:
         raise vs.Error(f"dvd.Deblur: backend='{backend}' needs an NVIDIA GPU, but the CUDA driver "
                        "reports none; use backend='cpu' (or 'auto')")
     if device_id >= devices:
-        what = f"{devices} CUDA GPU(s)" if backend != "cpu" else "a single device, 0"
+        what = "a single device, 0" if backend in ON_THE_CPU else f"{devices} CUDA GPU(s)"
         raise vs.Error(f"dvd.Deblur: device_id={device_id} is out of range: backend='{backend}' has "
                        f"{what}; pass device_id between 0 and {devices - 1}")
     return backend
 
 
 def free_memory(backend: str, device_id: int) -> int:
-    """Bytes the backend can still allocate: host memory for cpu, GPU memory otherwise."""
-    if backend == "cpu":
+    """Bytes the backend can still allocate: host memory for cpu and ov, GPU memory otherwise."""
+    if backend in ON_THE_CPU:
         try:
             with open("/proc/meminfo") as f:
                 info = dict(line.split(":", 1) for line in f)
