@@ -92,6 +92,26 @@ def test_the_cli_writes_the_report_tables_and_the_figure(data, identity, tmp_pat
     assert (tmp_path / "gain_vs_input.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_openvino_measures_what_onnx_runtime_measures(data, tmp_path):
+    """The runtime of backend='ov', in fp32 and in the precision fp16=True picks on this CPU."""
+    pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install 'vs-dvd[ov]')")
+    path = tmp_path / "random.onnx"
+    export_onnx(DBN(DBNConfig(width=4, head="sigmoid")).eval(), path)  # output far from the input
+    reference = evaluate_onnx(path, [data])
+    assert reference["runtime"].startswith("onnxruntime ") and reference["runtime"].endswith(" (f32)")
+    for fp16, tolerance in ((False, 1e-3), (True, 0.05)):
+        summary = evaluate_onnx(path, [data], runtime="openvino", fp16=fp16)
+        assert summary["runtime"].startswith("openvino ")
+        assert abs(summary["output_psnr"] - reference["output_psnr"]) <= tolerance, (fp16, summary["runtime"])
+        assert summary["input_psnr"] == reference["input_psnr"]
+
+
+def test_fp16_is_for_openvino_only(data, identity, capsys):
+    with pytest.raises(SystemExit):
+        main([str(identity), str(data), "--fp16"])
+    assert "--fp16 needs --runtime openvino" in capsys.readouterr().err
+
+
 def test_padding_mirrors_the_last_rows_and_columns_up_to_a_multiple_of_8():
     x = np.arange(2 * 3 * 10 * 13, dtype=np.float32).reshape(2, 3, 10, 13)
     padded = pad_to_multiple(x)

@@ -1,4 +1,4 @@
-"""Measure a model on dataset clips through ONNX Runtime, the way the plugin runs it.
+"""Measure a model on dataset clips through ONNX Runtime (or OpenVINO), the way the plugin runs it.
 
 ``python -m training.evaluate MODEL DATASET_DIR... --out DIR``: for every frame of every clip of a
 split, the model sees the five blurry frames around it (clip ends repeated, reflect-padded to a
@@ -6,7 +6,8 @@ multiple of 8 and cropped back) and its output is compared with the sharp frame,
 centre frame itself. Writes ``frames.csv``, ``clips.csv``, ``summary.json``, ``report.md`` and
 ``gain_vs_input.png`` (PSNR gain over input PSNR, the article's Fig. 4/5): a deblurrer should gain
 on blurry frames and leave sharp ones (input PSNR >= 35 dB) alone. A model trained on aligned
-windows (sidecar ``align``) sees its neighbours warped onto the centre, as in the plugin.
+windows (sidecar ``align``) sees its neighbours warped onto the centre, as in the plugin. With
+``--runtime openvino [--fp16]`` the model runs as ``backend="ov"`` runs it, bfloat16 included.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import csv
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,7 @@ SHARP_PSNR = 35.0  # input PSNR from which a frame counts as already sharp
 BANDS = (0.0, SHARP_PSNR, 45.0, float("inf"))  # input-PSNR bands of the report's "gain by input" table
 PSNR_CAP = 100.0  # identical frames: PSNR is infinite, counted as this
 METRICS = ("input_psnr", "output_psnr", "gain", "input_ssim", "output_ssim")
+RUNTIMES = ("onnxruntime", "openvino")
 
 
 def load_model_bytes(model: Path | str | bytes) -> tuple[bytes, str, str | None]:
@@ -81,7 +84,29 @@ def ssim(reference: np.ndarray, image: np.ndarray) -> float:
     return float(structural_similarity(reference, image, channel_axis=-1, data_range=1.0))
 
 
-def _frame_rows(session, input_name: str, blurry: np.ndarray, sharp: np.ndarray, batch: int,
+def runner(data: bytes, runtime: str = "onnxruntime", fp16: bool = False) -> tuple[Callable, str]:
+    """(N x 15 x H x W batch -> N x 3 x H x W output, what runs it): ONNX Runtime in fp32, or OpenVINO on
+    the CPU in the precision that ``backend="ov"`` would pick for ``fp16``."""
+    if runtime == "openvino":
+        import openvino as ov
+
+        from vs_dvd.backends.ov import precision, runtime_version
+
+        core = ov.Core()
+        chosen = precision(core, fp16)
+        request = core.compile_model(core.read_model(data, b""), "CPU",
+                                     {"INFERENCE_PRECISION_HINT": chosen}).create_infer_request()
+        return (lambda x: request.infer({0: x})[0]), f"{runtime_version()} ({chosen})"
+    import onnxruntime as ort
+
+    from vs_dvd.backends.cpu import runtime_version
+
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return (lambda x: session.run(None, {name: x})[0]), f"{runtime_version()} (f32)"
+
+
+def _frame_rows(infer: Callable, blurry: np.ndarray, sharp: np.ndarray, batch: int,
                 count: int, bar, align: str | None) -> list[dict]:
     """Metrics of the first ``count`` frames of one clip (T x H x W x 3 uint8 arrays)."""
     t, h, w = sharp.shape[:3]
@@ -93,7 +118,7 @@ def _frame_rows(session, input_name: str, blurry: np.ndarray, sharp: np.ndarray,
             windows = [align_window(frames, align) for frames in windows]
         x = np.stack([np.concatenate(frames, axis=-1) for frames in windows])
         x = pad_to_multiple(x.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
-        out = session.run(None, {input_name: x})[0][:, :, :h, :w].transpose(0, 2, 3, 1)
+        out = infer(x)[:, :, :h, :w].transpose(0, 2, 3, 1)
         for k, y in zip(ks, out):
             target = sharp[k].astype(np.float64) / 255.0
             centre = blurry[k].astype(np.float64) / 255.0
@@ -136,18 +161,15 @@ def gain_by_input(frames: list[dict]) -> list[dict]:
 
 
 def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | None = "val",
-                  out: Path | None = None, batch: int = 4, providers: list[str] | None = None,
+                  out: Path | None = None, batch: int = 4, runtime: str = "onnxruntime", fp16: bool = False,
                   limit: int | None = None) -> dict:
     """PSNR/SSIM of input and output vs sharp, per clip and overall; writes the report to ``out`` if given.
 
     ``model`` is an ONNX file (or its bytes) or a checkpoint; ``limit`` evaluates at most that many
     frames per clip. Returns the summary, with per-clip means under ``"clips"``.
     """
-    import onnxruntime as ort
-
     data, description, align = load_model_bytes(model)
-    session = ort.InferenceSession(data, providers=providers or ["CPUExecutionProvider"])
-    input_name = session.get_inputs()[0].name
+    infer, runs_on = runner(data, runtime, fp16)
     clips = clips_of(datasets, split)
     arrays = {}
     for root, name in clips:
@@ -157,11 +179,12 @@ def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | 
     frames, per_clip = [], []
     with tqdm(total=sum(counts.values()), desc="evaluate", unit="frame") as bar:
         for (root, name), (blurry, sharp) in arrays.items():
-            rows = _frame_rows(session, input_name, blurry, sharp, batch, counts[root, name], bar, align)
+            rows = _frame_rows(infer, blurry, sharp, batch, counts[root, name], bar, align)
             frames += [{"dataset": str(root), "clip": name, **r} for r in rows]
             per_clip.append({"dataset": str(root), "clip": name, "frames": len(rows), **_means(rows)})
     summary = {
-        "model": description, "sha256": hashlib.sha256(data).hexdigest(), "align": align, "split": split,
+        "model": description, "sha256": hashlib.sha256(data).hexdigest(), "align": align, "runtime": runs_on,
+        "split": split,
         "clips_evaluated": len(per_clip), "frames": len(frames), **_means(frames),
         **split_at_sharp(frames), "by_input_psnr": gain_by_input(frames), "clips": per_clip,
     }
@@ -212,7 +235,7 @@ def write_report(out: Path, summary: dict, frames: list[dict]) -> None:
     plot_gain(out / "gain_vs_input.png", frames)
     lines = [f"# Evaluation of {summary['model']}", "",
              f"sha256 `{summary['sha256'][:12]}`, split `{summary['split']}`: {summary['frames']} frames in "
-             f"{summary['clips_evaluated']} clips"
+             f"{summary['clips_evaluated']} clips, run by {summary['runtime']}"
              + (f", neighbours aligned onto each frame ({summary['align']})." if summary.get("align") else "."), "",
              "| | PSNR (dB) | SSIM |", "|---|---|---|",
              f"| input (blurry centre frame) | {summary['input_psnr']:.2f} | {summary['input_ssim']:.4f} |",
@@ -237,18 +260,25 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m training.evaluate",
         description="PSNR/SSIM of a model's output and of its blurry input against the sharp frames of dataset "
-                    "clips, through ONNX Runtime.")
+                    "clips, through ONNX Runtime (or OpenVINO).")
     parser.add_argument("model", type=Path, help="an .onnx file, a step-NNNNNNN checkpoint or a training --out folder")
     parser.add_argument("datasets", type=Path, nargs="+", metavar="DATASET_DIR", help="dataset folders (training.data.*)")
     parser.add_argument("--split", default="val", help="clips of this split (default %(default)s; 'all' for every clip)")
     parser.add_argument("--out", type=Path, help="folder for report.md, CSVs, summary.json and gain_vs_input.png")
     parser.add_argument("--limit", type=int, help="at most this many frames per clip")
-    parser.add_argument("--batch", type=int, default=4, help="frames per ONNX Runtime call (default %(default)s)")
+    parser.add_argument("--batch", type=int, default=4, help="frames per inference (default %(default)s)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime",
+                        help="onnxruntime (fp32, backend='cpu') or openvino (backend='ov'; default %(default)s)")
+    parser.add_argument("--fp16", action="store_true",
+                        help="with --runtime openvino: bfloat16 where the CPU computes it natively, as backend='ov' "
+                             "does with fp16=True")
     args = parser.parse_args(argv)
+    if args.fp16 and args.runtime != "openvino":
+        parser.error("--fp16 needs --runtime openvino: ONNX Runtime runs the model in fp32, as backend='cpu' does")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         summary = evaluate_onnx(args.model, args.datasets, None if args.split == "all" else args.split, args.out,
-                                args.batch, limit=args.limit)
+                                args.batch, args.runtime, args.fp16, limit=args.limit)
     except ValueError as e:
         parser.error(str(e))
     print(f"{summary['frames']} frames: input {summary['input_psnr']:.2f} dB / SSIM {summary['input_ssim']:.4f}, "

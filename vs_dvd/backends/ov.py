@@ -1,8 +1,8 @@
 """OpenVINO on the CPU: the ONNX model compiled for this CPU and this tile shape.
 
 Faster than ONNX Runtime on the same CPU, and with ``fp16`` it computes in bfloat16 where the CPU
-does so natively (AVX512-BF16, AMX): measured with the bundled model at 640x360 on a 2-core EPYC
-with AVX512-BF16, 0.57 s per frame in fp32 and 0.29 s in bf16, against 0.71 s for ONNX Runtime.
+does so natively (AVX512-BF16, AMX): with the bundled model on a 2-core EPYC with AVX512-BF16,
+1.15-1.5x ONNX Runtime's frame rate in fp32 and 2.25-3x in bf16 (``bench/cpu_backends.py``).
 """
 from __future__ import annotations
 
