@@ -9,7 +9,6 @@ load from other processes hits every contender alike. Each output is compared wi
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 import vapoursynth as vs
 
 from vs_dvd import model as models
-from vs_mlrt import Timing, machine, panning_clip, render, size
+from vs_mlrt import Timing, bench_parser, machine, panning_clip, render
 
 core = vs.core
 CONTENDERS = {"cpu": ("cpu", False), "ov fp32": ("ov", False), "ov fp16": ("ov", True)}
@@ -48,16 +47,7 @@ def measure(width: int, height: int, model: Path, warmup: int, rounds: int, fram
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--model", type=Path, default=models.BUNDLED,
-                        help="ONNX model (default: the bundled %(default)s)")
-    parser.add_argument("--sizes", type=size, nargs="+", default=[(640, 360)], metavar="WxH",
-                        help="frame sizes (default: 640x360)")
-    parser.add_argument("--warmup", type=int, default=1, help="frames each before timing (default %(default)s)")
-    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds (default %(default)s)")
-    parser.add_argument("--frames", type=int, default=2, help="frames per round each (default %(default)s)")
+    parser = bench_parser(__doc__, [(640, 360)], rounds=4)
     args = parser.parse_args(argv)
     if min(args.warmup, args.rounds, args.frames) < 1:
         parser.error("--warmup, --rounds and --frames must be at least 1")

@@ -139,22 +139,29 @@ def size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+def bench_parser(doc: str, sizes: list[tuple[int, int]], rounds: int) -> argparse.ArgumentParser:
+    """The arguments every benchmark here takes (model, frame sizes, warm-up, rounds, frames per round),
+    with ``doc``'s first paragraph as description and the rest as epilog."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
+                                     epilog=doc.split("\n\n", 1)[1])
     parser.add_argument("--model", type=Path, default=models.BUNDLED,
                         help="ONNX model (default: the bundled %(default)s)")
-    parser.add_argument("--sizes", type=size, nargs="+", default=[(640, 360), (1280, 720)],
-                        metavar="WxH", help="frame sizes (default: 640x360 1280x720)")
+    parser.add_argument("--sizes", type=size, nargs="+", default=sizes, metavar="WxH",
+                        help=f"frame sizes (default: {' '.join(f'{w}x{h}' for w, h in sizes)})")
+    parser.add_argument("--warmup", type=int, default=1, help="frames each before timing (default %(default)s)")
+    parser.add_argument("--rounds", type=int, default=rounds, help="alternating rounds (default %(default)s)")
+    parser.add_argument("--frames", type=int, default=2, help="frames per round each (default %(default)s)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = bench_parser(__doc__, [(640, 360), (1280, 720)], rounds=3)
     parser.add_argument("--backend", choices=sorted(PROVIDER), default="cpu",
                         help="cpu: ONNX Runtime on both sides; cuda: Deblur(backend='cuda') vs "
                              "ort.Model(provider='CUDA') (default %(default)s)")
     parser.add_argument("--fp16", action="store_true", help="half precision on both (cuda only)")
     parser.add_argument("--num-streams", type=int, default=1, help="for both (default %(default)s)")
-    parser.add_argument("--warmup", type=int, default=1, help="frames each before timing (default %(default)s)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default %(default)s)")
-    parser.add_argument("--frames", type=int, default=2, help="frames per round each (default %(default)s)")
     args = parser.parse_args(argv)
     if args.fp16 and args.backend == "cpu":
         parser.error("--fp16 applies to --backend cuda only: both CPU paths compute in fp32")

@@ -10,6 +10,7 @@ from training_helpers import make_checkpoint, make_dataset, panning, texture
 
 from training.evaluate import evaluate_onnx, gain_by_input, main, pad_to_multiple, split_at_sharp
 from training.export import export_onnx
+from vs_dvd import backends
 from vs_dvd.network import DBN, DBNConfig
 
 SIZE = (20, 28)  # not multiples of 8: the frames are padded for the model and cropped back
@@ -94,7 +95,8 @@ def test_the_cli_writes_the_report_tables_and_the_figure(data, identity, tmp_pat
 
 def test_openvino_measures_what_onnx_runtime_measures(data, tmp_path):
     """The runtime of backend='ov', in fp32 and in the precision fp16=True picks on this CPU."""
-    pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install 'vs-dvd[ov]')")
+    if not backends.runtime_version("ov"):
+        pytest.skip("OpenVINO is not installed (pip install 'vs-dvd[ov]')")
     path = tmp_path / "random.onnx"
     export_onnx(DBN(DBNConfig(width=4, head="sigmoid")).eval(), path)  # output far from the input
     reference = evaluate_onnx(path, [data])

@@ -88,11 +88,9 @@ def runner(data: bytes, runtime: str = "onnxruntime", fp16: bool = False) -> tup
     """(N x 15 x H x W batch -> N x 3 x H x W output, what runs it): ONNX Runtime in fp32, or OpenVINO on
     the CPU in the precision that ``backend="ov"`` would pick for ``fp16``."""
     if runtime == "openvino":
-        import openvino as ov
+        from vs_dvd.backends.ov import import_openvino, precision, runtime_version
 
-        from vs_dvd.backends.ov import precision, runtime_version
-
-        core = ov.Core()
+        core = import_openvino().Core()
         chosen = precision(core, fp16)
         request = core.compile_model(core.read_model(data, b""), "CPU",
                                      {"INFERENCE_PRECISION_HINT": chosen}).create_infer_request()

@@ -7,8 +7,10 @@ does so natively (AVX512-BF16, AMX): with the bundled model on a 2-core EPYC wit
 from __future__ import annotations
 
 import queue
+import sys
 from collections.abc import Sequence
 from importlib import metadata
+from types import ModuleType
 
 import numpy as np
 
@@ -18,6 +20,22 @@ def runtime_version() -> str | None:
         return "openvino " + metadata.version("openvino")
     except metadata.PackageNotFoundError:
         return None
+
+
+def import_openvino() -> ModuleType:
+    """``import openvino`` without its telemetry. Unless the user has opted out, that import sends a usage
+    event to Google Analytics from a forked process: not something a video filter may do unasked, and
+    forking is unsafe in a multithreaded host like vspipe. With ``openvino_telemetry`` hidden during the
+    import, OpenVINO falls back to its own no-op stub (a process that imported it before keeps its choice)."""
+    if "openvino" in sys.modules or "openvino_telemetry" in sys.modules:
+        import openvino
+        return openvino
+    sys.modules["openvino_telemetry"] = None  # makes `import openvino_telemetry` raise ImportError
+    try:
+        import openvino
+    finally:
+        del sys.modules["openvino_telemetry"]
+    return openvino
 
 
 def precision(core, fp16: bool) -> str:
@@ -33,8 +51,7 @@ class OvBackend:
     name = "ov"
 
     def __init__(self, model, fp16: bool, num_streams: int, num_threads: int, shape: tuple[int, int]):
-        import openvino as ov
-
+        ov = import_openvino()
         core = ov.Core()
         network = core.read_model(str(model.path))
         channels = network.input(0).get_partial_shape()[1]
