@@ -58,8 +58,8 @@ class OvBackend:
         network.reshape({network.input(0): ov.PartialShape([1, channels, *shape])})  # static: planned once
         self.precision = precision(core, fp16)
         config = {"INFERENCE_PRECISION_HINT": self.precision, "NUM_STREAMS": num_streams}
-        if num_threads:
-            config["INFERENCE_NUM_THREADS"] = num_threads
+        if num_threads:  # per inference, as on the cpu backend; OpenVINO shares its total among the streams
+            config["INFERENCE_NUM_THREADS"] = num_threads * num_streams
         compiled = core.compile_model(network, "CPU", config)
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(num_streams):
