@@ -88,12 +88,11 @@ def runner(data: bytes, runtime: str = "onnxruntime", fp16: bool = False) -> tup
     """(N x 15 x H x W batch -> N x 3 x H x W output, what runs it): ONNX Runtime in fp32, or OpenVINO on
     the CPU in the precision that ``backend="ov"`` would pick for ``fp16``."""
     if runtime == "openvino":
-        from vs_dvd.backends.ov import import_openvino, precision, runtime_version
+        from vs_dvd.backends.ov import compile_for_cpu, import_openvino, runtime_version
 
         core = import_openvino().Core()
-        chosen = precision(core, fp16)
-        request = core.compile_model(core.read_model(data, b""), "CPU",
-                                     {"INFERENCE_PRECISION_HINT": chosen}).create_infer_request()
+        compiled, chosen = compile_for_cpu(core, core.read_model(data, b""), fp16)
+        request = compiled.create_infer_request()
         return (lambda x: request.infer({0: x})[0]), f"{runtime_version()} ({chosen})"
     import onnxruntime as ort
 

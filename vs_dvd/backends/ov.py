@@ -45,6 +45,12 @@ def precision(core, fp16: bool) -> str:
     return "bf16" if fp16 and native else "f32"
 
 
+def compile_for_cpu(core, network, fp16: bool, **config):
+    """(compiled model, its precision): ``network`` compiled for the CPU in the precision ``fp16`` picks."""
+    chosen = precision(core, fp16)
+    return core.compile_model(network, "CPU", {"INFERENCE_PRECISION_HINT": chosen, **config}), chosen
+
+
 class OvBackend:
     """One compiled model with ``num_streams`` infer requests, each used by one inference at a time."""
 
@@ -56,11 +62,10 @@ class OvBackend:
         network = core.read_model(str(model.path))
         channels = network.input(0).get_partial_shape()[1]
         network.reshape({network.input(0): ov.PartialShape([1, channels, *shape])})  # static: planned once
-        self.precision = precision(core, fp16)
-        config = {"INFERENCE_PRECISION_HINT": self.precision, "NUM_STREAMS": num_streams}
+        config = {"NUM_STREAMS": num_streams}
         if num_threads:  # per inference, as on the cpu backend; OpenVINO shares its total among the streams
             config["INFERENCE_NUM_THREADS"] = num_threads * num_streams
-        compiled = core.compile_model(network, "CPU", config)
+        compiled, self.precision = compile_for_cpu(core, network, fp16, **config)
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(num_streams):
             self._requests.put(compiled.create_infer_request())
