@@ -84,3 +84,10 @@ def test_batches_cut_on_the_device_are_the_loaders_samples(data):
         exact = dataset.plan(i).span == 16
         assert torch.abs(x[row] - ex).max() <= (1e-6 if exact else 1 / 255), i
         assert torch.abs(y[row] - ey).max() <= (1e-6 if exact else 1 / 255), i
+
+
+def test_a_folder_listed_twice_is_held_on_the_device_once(data):
+    dataset = ClipDataset([data, data], "train", crop=16)
+    cut = DeviceBatches(dataset, torch.device("cpu"))
+    half = len(dataset.clips) // 2
+    assert half and all(cut.clips[n][0] is cut.clips[n + half][0] for n in range(half))

@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     step = 0
     resume_from = latest_checkpoint(args.out) if args.resume else None
     if args.resume and resume_from is None:
-        log.warning("--resume: no checkpoint in %s yet, starting from scratch", args.out)
+        log.warning("--resume: no checkpoint in %s yet, starting from %s", args.out, args.init or "scratch")
     if resume_from is not None:
         config = json.loads((resume_from / "config.json").read_text())["model"]
         if (config["width"], config["head"]) != (args.width, args.head):

@@ -155,13 +155,17 @@ class DeviceBatches:
     """The batches of ``ClipDataset`` cut on the GPU from clips held there (uint8).
 
     Same samples as the ``DataLoader`` path (area resampling in float instead of uint8 aside), but no
-    CPU worker in the way: on a GPU the loader, not the network, sets the pace of DBN training.
+    CPU worker in the way: on a GPU the loader, not the network, sets the pace of DBN training. A folder
+    listed twice (to weigh it up) is held once.
     """
 
     def __init__(self, data: ClipDataset, device: torch.device):
         self.data, self.device = data, device
-        self.clips = [tuple(torch.from_numpy(np.array(a)).to(device) for a in data.load(n))
-                      for n in range(len(data.clips))]
+        held: dict[Path, tuple[torch.Tensor, torch.Tensor]] = {}
+        for n, path in enumerate(data.clips):
+            if path not in held:
+                held[path] = tuple(torch.from_numpy(np.array(a)).to(device) for a in data.load(n))
+        self.clips = [held[path] for path in data.clips]
 
     def __call__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.data.crop
