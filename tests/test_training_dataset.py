@@ -1,4 +1,6 @@
 """training.data.dataset: clips on disk, and the random training samples drawn from them."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -74,9 +76,10 @@ def test_aligned_samples_have_their_neighbours_warped_onto_the_centre(tmp_path):
         ClipDataset([data], align="flow")
 
 
-def test_batches_cut_on_the_device_are_the_loaders_samples(data):
-    """Same crops, frames, turns and flips; only the area resampling rounds differently (uint8 vs float)."""
-    dataset = ClipDataset([data], "train", crop=16, augment=True, seed=5)
+@pytest.mark.parametrize("sharp_frames", [0.0, 0.5])
+def test_batches_cut_on_the_device_are_the_loaders_samples(data, sharp_frames):
+    """Same crops, frames, turns, flips and lucky frames; only the area resampling rounds differently."""
+    dataset = ClipDataset([data], "train", crop=16, augment=True, seed=5, sharp_frames=sharp_frames)
     x, y = DeviceBatches(dataset, torch.device("cpu"))(list(range(8, 40)))
     assert x.shape == (32, 15, 16, 16) and y.shape == (32, 3, 16, 16)
     for row, i in enumerate(range(8, 40)):
@@ -91,3 +94,20 @@ def test_a_folder_listed_twice_is_held_on_the_device_once(data):
     cut = DeviceBatches(dataset, torch.device("cpu"))
     half = len(dataset.clips) // 2
     assert half and all(cut.clips[n][0] is cut.clips[n + half][0] for n in range(half))
+
+
+def test_lucky_frames_are_fed_sharp_and_leave_the_other_draws_alone(data):
+    plain = ClipDataset([data], "train", crop=16, seed=4)
+    lucky = ClipDataset([data], "train", crop=16, seed=4, sharp_frames=0.5)
+    fed = []
+    for i in range(40):
+        p = lucky.plan(i)
+        assert dataclasses.replace(p, sharp=plain.plan(i).sharp) == plain.plan(i)  # same crop, frame, turn, flip
+        x, y = lucky[i]
+        offsets = [round(float((x[3 * f:3 * f + 3] - y).mean()) * 255) for f in range(5)]
+        assert offsets == [0 if sharp else 10 * j for j, sharp in zip(window(p.frame, 4), p.sharp)], i
+        fed += p.sharp
+    assert 0.35 < np.mean(fed) < 0.65
+    assert not any(ClipDataset([data], "val", crop=16, augment=False, sharp_frames=0.5).plan(0).sharp)
+    with pytest.raises(ValueError, match="probability"):
+        ClipDataset([data], sharp_frames=1.5)

@@ -184,6 +184,12 @@ def test_align_runs_in_the_cpu_loader_only(capsys):
     assert "--align runs optical flow in the CPU loader" in capsys.readouterr().err
 
 
+def test_sharp_frames_is_a_probability(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "d", "--out", "o", "--sharp-frames", "20"])
+    assert "--sharp-frames is a probability between 0 and 1, not 20.0" in capsys.readouterr().err
+
+
 def test_fit_time_limit_needs_a_time_limit_and_the_cosine_schedule(capsys):
     for extra in ([], ["--time-limit", "5"], ["--schedule", "cosine"]):
         with pytest.raises(SystemExit):

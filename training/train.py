@@ -64,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--align", choices=METHODS, default=None,
                    help="warp the neighbours onto the centre frame by optical flow (DBN+flow); the exported "
                         "model's sidecar says so and the plugin aligns the same way (CPU loader only)")
+    p.add_argument("--sharp-frames", type=float, default=0.0, metavar="P",
+                   help="chance that each frame of a training window is fed sharp instead of blurry (\"lucky "
+                        "frames\"; default 0)")
     p.add_argument("--data-on-device", action="store_true",
                    help="hold the training clips on the GPU and cut batches there (no loader workers)")
     p.add_argument("--lr", type=float, default=0.005)
@@ -91,6 +94,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.fit_time_limit and not (args.time_limit and args.schedule == "cosine"):
         p.error("--fit-time-limit needs --time-limit MINUTES and --schedule cosine")
+    if not 0.0 <= args.sharp_frames <= 1.0:
+        p.error(f"--sharp-frames is a probability between 0 and 1, not {args.sharp_frames}")
     if args.align and args.data_on_device:
         p.error("--align runs optical flow in the CPU loader: leave out --data-on-device")
     return args
@@ -310,7 +315,8 @@ def main(argv: list[str] | None = None) -> None:
     if distributed:
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    train_data = ClipDataset(args.data, "train", args.crop, augment=True, seed=args.seed, align=args.align)
+    train_data = ClipDataset(args.data, "train", args.crop, augment=True, seed=args.seed, align=args.align,
+                             sharp_frames=args.sharp_frames)
     if args.data_on_device:
         cut = DeviceBatches(train_data, device)
         batches = map(cut, Batches(step, args.batch, rank, world))

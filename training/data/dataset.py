@@ -72,7 +72,8 @@ def window(k: int, length: int) -> list[int]:
 @dataclass(frozen=True)
 class Crop:
     """Where sample ``i`` comes from: clip, target frame, square of side ``span`` scaled to the crop
-    size, then ``rot`` quarter turns and an optional horizontal flip."""
+    size, then ``rot`` quarter turns and an optional horizontal flip; ``sharp`` marks the window's frames
+    that are fed sharp instead of blurry."""
     clip: int
     frame: int
     span: int
@@ -80,6 +81,7 @@ class Crop:
     x0: int
     rot: int
     flip: bool
+    sharp: tuple[bool, ...] = (False,) * FRAMES
 
 
 class ClipDataset(Dataset):
@@ -89,12 +91,17 @@ class ClipDataset(Dataset):
     resumed run sees the same samples as an uninterrupted one, however many loader workers run.
     ``augment=False`` gives centred crops at scale 1 without flips, for validation. With ``align``
     (a ``vs_dvd.align`` method) the neighbours are warped onto the centre, at the crop's source scale.
+    ``sharp_frames`` is the chance that a window's frame is fed sharp ("lucky frames": hand shake
+    leaves some frames sharp between blurry ones, and a sharp centre must come out unchanged).
     """
 
     def __init__(self, roots: list[Path], split: str | None = "train", crop: int = 128,
-                 augment: bool = True, seed: int = 0, align: str | None = None):
+                 augment: bool = True, seed: int = 0, align: str | None = None, sharp_frames: float = 0.0):
         check_method(align)
+        if not 0.0 <= sharp_frames <= 1.0:
+            raise ValueError(f"sharp_frames is a probability, not {sharp_frames}")
         self.crop, self.augment, self.seed, self.align = crop, augment, seed, align
+        self.sharp_frames = sharp_frames if augment else 0.0
         self.clips: list[Path] = []
         for root in map(Path, roots):
             manifest = json.loads((root / "manifest.json").read_text())
@@ -131,13 +138,16 @@ class ClipDataset(Dataset):
         x0 = int(rng.integers(w - span + 1)) if self.augment else (w - span) // 2
         rot = int(rng.integers(4)) if self.augment else 0
         flip = bool(rng.random() < 0.5) if self.augment else False
-        return Crop(clip, k, span, y0, x0, rot, flip)
+        # Drawn last, so that without lucky frames the other choices stay those of earlier runs.
+        sharp = tuple(map(bool, rng.random(FRAMES) < self.sharp_frames)) if self.sharp_frames else (False,) * FRAMES
+        return Crop(clip, k, span, y0, x0, rot, flip, sharp)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         p = self.plan(i)
         blurry, sharp = self.load(p.clip)
         ys, xs = slice(p.y0, p.y0 + p.span), slice(p.x0, p.x0 + p.span)
-        frames = [blurry[j, ys, xs] for j in window(p.frame, len(sharp))]
+        frames = [(sharp if lucky else blurry)[j, ys, xs]
+                  for j, lucky in zip(window(p.frame, len(sharp)), p.sharp)]
         if self.align:
             frames = align_window(frames, self.align)
         frames.append(sharp[p.frame, ys, xs])
@@ -174,6 +184,9 @@ class DeviceBatches:
             blurry, sharp = self.clips[p.clip]
             ys, xs = slice(p.y0, p.y0 + p.span), slice(p.x0, p.x0 + p.span)
             frames = blurry[window(p.frame, len(sharp)), ys, xs]  # 5 x span x span x 3
+            if any(p.sharp):
+                lucky = torch.tensor(p.sharp, device=self.device)[:, None, None, None]
+                frames = torch.where(lucky, sharp[window(p.frame, len(sharp)), ys, xs], frames)
             stack = torch.cat([frames.permute(0, 3, 1, 2).reshape(3 * FRAMES, p.span, p.span),
                                sharp[p.frame, ys, xs].permute(2, 0, 1)]).float().div_(255.0)
             if p.span != c:
