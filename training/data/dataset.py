@@ -183,10 +183,11 @@ class DeviceBatches:
         for p in map(self.data.plan, indices):
             blurry, sharp = self.clips[p.clip]
             ys, xs = slice(p.y0, p.y0 + p.span), slice(p.x0, p.x0 + p.span)
-            frames = blurry[window(p.frame, len(sharp)), ys, xs]  # 5 x span x span x 3
+            js = window(p.frame, len(sharp))
+            frames = blurry[js, ys, xs]  # 5 x span x span x 3
             if any(p.sharp):
                 lucky = torch.tensor(p.sharp, device=self.device)[:, None, None, None]
-                frames = torch.where(lucky, sharp[window(p.frame, len(sharp)), ys, xs], frames)
+                frames = torch.where(lucky, sharp[js, ys, xs], frames)
             stack = torch.cat([frames.permute(0, 3, 1, 2).reshape(3 * FRAMES, p.span, p.span),
                                sharp[p.frame, ys, xs].permute(2, 0, 1)]).float().div_(255.0)
             if p.span != c:
