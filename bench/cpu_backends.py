@@ -49,8 +49,6 @@ def measure(width: int, height: int, model: Path, warmup: int, rounds: int, fram
 def main(argv: list[str] | None = None) -> int:
     parser = bench_parser(__doc__, [(640, 360)], rounds=4)
     args = parser.parse_args(argv)
-    if min(args.warmup, args.rounds, args.frames) < 1:
-        parser.error("--warmup, --rounds and --frames must be at least 1")
     version = core.dvd.Version()
     if version["ov"] == "not installed":
         parser.error("OpenVINO is missing: pip install 'vs-dvd[ov]'")

@@ -139,6 +139,16 @@ def size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1: pass at least 1")
+    return value
+
+
 def bench_parser(doc: str, sizes: list[tuple[int, int]], rounds: int) -> argparse.ArgumentParser:
     """The arguments every benchmark here takes (model, frame sizes, warm-up, rounds, frames per round),
     with ``doc``'s first paragraph as description and the rest as epilog."""
@@ -149,9 +159,9 @@ def bench_parser(doc: str, sizes: list[tuple[int, int]], rounds: int) -> argpars
                         help="ONNX model (default: the bundled %(default)s)")
     parser.add_argument("--sizes", type=size, nargs="+", default=sizes, metavar="WxH",
                         help=f"frame sizes (default: {' '.join(f'{w}x{h}' for w, h in sizes)})")
-    parser.add_argument("--warmup", type=int, default=1, help="frames each before timing (default %(default)s)")
-    parser.add_argument("--rounds", type=int, default=rounds, help="alternating rounds (default %(default)s)")
-    parser.add_argument("--frames", type=int, default=2, help="frames per round each (default %(default)s)")
+    parser.add_argument("--warmup", type=positive, default=1, help="frames each before timing (default %(default)s)")
+    parser.add_argument("--rounds", type=positive, default=rounds, help="alternating rounds (default %(default)s)")
+    parser.add_argument("--frames", type=positive, default=2, help="frames per round each (default %(default)s)")
     return parser
 
 
@@ -161,14 +171,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="cpu: ONNX Runtime on both sides; cuda: Deblur(backend='cuda') vs "
                              "ort.Model(provider='CUDA') (default %(default)s)")
     parser.add_argument("--fp16", action="store_true", help="half precision on both (cuda only)")
-    parser.add_argument("--num-streams", type=int, default=1, help="for both (default %(default)s)")
+    parser.add_argument("--num-streams", type=positive, default=1, help="for both (default %(default)s)")
     args = parser.parse_args(argv)
     if args.fp16 and args.backend == "cpu":
         parser.error("--fp16 applies to --backend cuda only: both CPU paths compute in fp32")
     if not hasattr(core, "ort"):
         parser.error("core.ort is missing: pip install vapoursynth-mlrt-ort")
-    if min(args.warmup, args.rounds, args.frames, args.num_streams) < 1:
-        parser.error("--warmup, --rounds, --frames and --num-streams must be at least 1")
 
     print(f"machine: {machine()}")
     print(f"model: {models.load(args.model).describe()}")
