@@ -68,6 +68,28 @@ def test_the_psnr_loss_is_minus_the_mean_psnr_of_the_samples():
     assert loss_fn(target, target, "psnr").item() == pytest.approx(-80.0)  # exact output: finite, at the floor
 
 
+def test_a_psnr_ceiling_caps_what_nearly_exact_samples_weigh_in_the_gradient():
+    target = torch.zeros(2, 3, 4, 4)
+    out = torch.stack([torch.full((3, 4, 4), 0.1), torch.full((3, 4, 4), 0.001)])  # 20 dB and 60 dB
+
+    def gradient_norms(ceiling: float) -> list[float]:
+        x = out.clone().requires_grad_()
+        loss_fn(x, target, "psnr", ceiling).backward()
+        return x.grad.flatten(1).norm(dim=1).tolist()
+
+    blurry, exact = gradient_norms(80.0)
+    assert exact > 50 * blurry  # uncapped, the 60 dB sample pulls 100x harder than the 20 dB one
+    blurry, exact = gradient_norms(30.0)
+    assert exact < 0.2 * blurry  # capped at 30 dB, it pulls less
+    assert loss_fn(target, target, "psnr", 40.0).item() == pytest.approx(-40.0)
+
+
+def test_psnr_ceiling_needs_the_psnr_loss(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "d", "--out", "o", "--psnr-ceiling", "40"])
+    assert "--loss psnr" in capsys.readouterr().err
+
+
 def test_the_psnr_loss_with_batches_cut_on_the_device_lowers_the_loss(data, tmp_path, train):
     losses = train("--data", data, "--out", tmp_path, *TINY, "--batch", "4", "--crop", "32", "--amp", "off",
                    "--iters", "40", "--log-every", "10", "--val-every", "0", "--loss", "psnr",
