@@ -84,10 +84,12 @@ def test_a_psnr_ceiling_caps_what_nearly_exact_samples_weigh_in_the_gradient():
     assert loss_fn(target, target, "psnr", 40.0).item() == pytest.approx(-40.0)
 
 
-def test_psnr_ceiling_needs_the_psnr_loss(capsys):
+@pytest.mark.parametrize("extra, message", [(["--psnr-ceiling", "40"], "--loss psnr"),
+                                            (["--loss", "psnr", "--psnr-ceiling", "0"], "above 0 dB")])
+def test_psnr_ceiling_is_checked(capsys, extra, message):
     with pytest.raises(SystemExit):
-        parse_args(["--data", "d", "--out", "o", "--psnr-ceiling", "40"])
-    assert "--loss psnr" in capsys.readouterr().err
+        parse_args(["--data", "d", "--out", "o", *extra])
+    assert message in capsys.readouterr().err
 
 
 def test_the_psnr_loss_with_batches_cut_on_the_device_lowers_the_loss(data, tmp_path, train):

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("training.train")
 KEEP = 2  # complete checkpoints kept on disk
+PSNR_CEILING = 80.0  # dB where the PSNR loss levels off by default: exact samples stay finite
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,10 +62,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--loss", choices=("mse", "psnr"), default="mse",
                    help="mse: the paper's; psnr: the mean over samples of -PSNR, which weighs a sample's error "
                         "against its own scale, so nearly sharp samples count as much as very blurry ones")
-    p.add_argument("--psnr-ceiling", type=float, default=80.0, metavar="DB",
+    p.add_argument("--psnr-ceiling", type=float, default=PSNR_CEILING, metavar="DB",
                    help="with --loss psnr: the PSNR a sample's loss levels off at (an MSE floor added to each "
                         "sample's); below 80 dB it keeps samples the model already renders nearly exactly, such "
-                        "as --sharp-frames' sharp centres, from outweighing the blurry ones (default 80)")
+                        "as --sharp-frames' sharp centres, from outweighing the blurry ones (default %(default)s)")
     p.add_argument("--align", choices=METHODS, default=None,
                    help="warp the neighbours onto the centre frame by optical flow (DBN+flow); the exported "
                         "model's sidecar says so and the plugin aligns the same way (CPU loader only)")
@@ -100,8 +101,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--fit-time-limit needs --time-limit MINUTES and --schedule cosine")
     if not 0.0 <= args.sharp_frames <= 1.0:
         p.error(f"--sharp-frames is a probability between 0 and 1, not {args.sharp_frames}")
-    if args.psnr_ceiling != 80.0 and args.loss != "psnr":
+    if args.psnr_ceiling != PSNR_CEILING and args.loss != "psnr":
         p.error("--psnr-ceiling shapes the PSNR loss: add --loss psnr")
+    if args.psnr_ceiling <= 0:
+        p.error(f"--psnr-ceiling is a PSNR above 0 dB (e.g. 40), not {args.psnr_ceiling}")
     if args.align and args.data_on_device:
         p.error("--align runs optical flow in the CPU loader: leave out --data-on-device")
     return args
@@ -124,10 +127,10 @@ def fitted_iters(step: int, rate: float, seconds_left: float, cap: int) -> int:
     return max(step + 1, min(cap, step + int(rate * seconds_left * 0.98)))
 
 
-def loss_fn(out: torch.Tensor, target: torch.Tensor, kind: str, ceiling: float = 80.0) -> torch.Tensor:
+def loss_fn(out: torch.Tensor, target: torch.Tensor, kind: str, ceiling: float = PSNR_CEILING) -> torch.Tensor:
     """The training loss; ``psnr`` is -PSNR in dB averaged over the batch (the evaluation's mean gain, up to
     a constant), each sample's MSE floored smoothly at ``ceiling`` dB: exact samples stay finite, and a
-    sample's weight in the gradient (1 / its MSE) stops growing once it nears the ceiling."""
+    sample's weight on the gradient of its MSE (1 / its MSE) stops growing once it nears the ceiling."""
     if kind == "mse":
         return torch.nn.functional.mse_loss(out, target)
     mse = ((out - target) ** 2).flatten(1).mean(1)
