@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "against its own scale, so nearly sharp samples count as much as very blurry ones")
     p.add_argument("--psnr-ceiling", type=float, default=PSNR_CEILING, metavar="DB",
                    help="with --loss psnr: the PSNR a sample's loss levels off at (an MSE floor added to each "
-                        "sample's); below 80 dB it keeps samples the model already renders nearly exactly, such "
+                        "sample's); a lower one keeps samples the model already renders nearly exactly, such "
                         "as --sharp-frames' sharp centres, from outweighing the blurry ones (default %(default)s)")
     p.add_argument("--align", choices=METHODS, default=None,
                    help="warp the neighbours onto the centre frame by optical flow (DBN+flow); the exported "
