@@ -214,12 +214,6 @@ def test_sharp_frames_is_a_probability(capsys):
     assert "--sharp-frames is a probability between 0 and 1, not 20.0" in capsys.readouterr().err
 
 
-def test_sharp_mix_needs_sharp_frames(capsys):
-    with pytest.raises(SystemExit):
-        parse_args(["--data", "d", "--out", "o", "--sharp-mix"])
-    assert "--sharp-mix mixes the frames that --sharp-frames P picks" in capsys.readouterr().err
-
-
 def test_fit_time_limit_needs_a_time_limit_and_the_cosine_schedule(capsys):
     for extra in ([], ["--time-limit", "5"], ["--schedule", "cosine"]):
         with pytest.raises(SystemExit):

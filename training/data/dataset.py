@@ -69,25 +69,11 @@ def window(k: int, length: int) -> list[int]:
     return [min(max(i, 0), length - 1) for i in range(k - half, k + half + 1)]
 
 
-def mix(blurry: np.ndarray | torch.Tensor, sharp: np.ndarray | torch.Tensor,
-        share: float | torch.Tensor) -> np.ndarray | torch.Tensor:
-    """``blurry`` with ``share`` of it replaced by ``sharp``, rounded to uint8: numpy arrays and a float,
-    or tensors and a float32 tensor that broadcasts; the same float32 arithmetic either way, so the loader
-    and ``DeviceBatches`` feed the same pixels."""
-    if isinstance(blurry, torch.Tensor):
-        b = blurry.float()
-        return (b + share * (sharp.float() - b)).round().to(torch.uint8)
-    if share in (0.0, 1.0):
-        return sharp if share else blurry
-    b = blurry.astype(np.float32)
-    return np.rint(b + np.float32(share) * (sharp.astype(np.float32) - b)).astype(np.uint8)
-
-
 @dataclass(frozen=True)
 class Crop:
     """Where sample ``i`` comes from: clip, target frame, square of side ``span`` scaled to the crop
-    size, then ``rot`` quarter turns and an optional horizontal flip; ``sharp`` is each frame's share of
-    its sharp version (0: fed blurry, 1: fed sharp, between: a mix of the two)."""
+    size, then ``rot`` quarter turns and an optional horizontal flip; ``sharp`` marks the window's frames
+    that are fed sharp instead of blurry."""
     clip: int
     frame: int
     span: int
@@ -95,7 +81,7 @@ class Crop:
     x0: int
     rot: int
     flip: bool
-    sharp: tuple[float, ...] = (0.0,) * FRAMES
+    sharp: tuple[bool, ...] = (False,) * FRAMES
 
 
 class ClipDataset(Dataset):
@@ -106,20 +92,16 @@ class ClipDataset(Dataset):
     ``augment=False`` gives centred crops at scale 1 without flips, for validation. With ``align``
     (a ``vs_dvd.align`` method) the neighbours are warped onto the centre, at the crop's source scale.
     ``sharp_frames`` is the chance that a window's frame is fed sharp ("lucky frames": hand shake
-    leaves some frames sharp between blurry ones, and a sharp centre must come out unchanged); with
-    ``sharp_mix`` such a frame is instead a random mix of its sharp and blurry versions, so that blur of
-    every strength down to none is seen, not only full blur or none.
+    leaves some frames sharp between blurry ones, and a sharp centre must come out unchanged).
     """
 
     def __init__(self, roots: list[Path], split: str | None = "train", crop: int = 128,
-                 augment: bool = True, seed: int = 0, align: str | None = None, sharp_frames: float = 0.0,
-                 sharp_mix: bool = False):
+                 augment: bool = True, seed: int = 0, align: str | None = None, sharp_frames: float = 0.0):
         check_method(align)
         if not 0.0 <= sharp_frames <= 1.0:
             raise ValueError(f"sharp_frames is a probability, not {sharp_frames}")
         self.crop, self.augment, self.seed, self.align = crop, augment, seed, align
         self.sharp_frames = sharp_frames if augment else 0.0
-        self.sharp_mix = sharp_mix
         self.clips: list[Path] = []
         for root in map(Path, roots):
             manifest = json.loads((root / "manifest.json").read_text())
@@ -157,19 +139,15 @@ class ClipDataset(Dataset):
         rot = int(rng.integers(4)) if self.augment else 0
         flip = bool(rng.random() < 0.5) if self.augment else False
         # Drawn last, so that without lucky frames the other choices stay those of earlier runs.
-        sharp = (0.0,) * FRAMES
-        if self.sharp_frames:
-            lucky = rng.random(FRAMES) < self.sharp_frames
-            share = rng.random(FRAMES) if self.sharp_mix else np.ones(FRAMES)
-            sharp = tuple(float(s) if fed else 0.0 for fed, s in zip(lucky, share))
+        sharp = tuple(map(bool, rng.random(FRAMES) < self.sharp_frames)) if self.sharp_frames else (False,) * FRAMES
         return Crop(clip, k, span, y0, x0, rot, flip, sharp)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         p = self.plan(i)
         blurry, sharp = self.load(p.clip)
         ys, xs = slice(p.y0, p.y0 + p.span), slice(p.x0, p.x0 + p.span)
-        frames = [mix(blurry[j, ys, xs], sharp[j, ys, xs], share)
-                  for j, share in zip(window(p.frame, len(sharp)), p.sharp)]
+        frames = [(sharp if lucky else blurry)[j, ys, xs]
+                  for j, lucky in zip(window(p.frame, len(sharp)), p.sharp)]
         if self.align:
             frames = align_window(frames, self.align)
         frames.append(sharp[p.frame, ys, xs])
@@ -208,8 +186,8 @@ class DeviceBatches:
             js = window(p.frame, len(sharp))
             frames = blurry[js, ys, xs]  # 5 x span x span x 3
             if any(p.sharp):
-                share = torch.tensor(p.sharp, dtype=torch.float32, device=self.device)[:, None, None, None]
-                frames = mix(frames, sharp[js, ys, xs], share)
+                lucky = torch.tensor(p.sharp, device=self.device)[:, None, None, None]
+                frames = torch.where(lucky, sharp[js, ys, xs], frames)
             stack = torch.cat([frames.permute(0, 3, 1, 2).reshape(3 * FRAMES, p.span, p.span),
                                sharp[p.frame, ys, xs].permute(2, 0, 1)]).float().div_(255.0)
             if p.span != c:
