@@ -214,15 +214,6 @@ def test_sharp_frames_is_a_probability(capsys):
     assert "--sharp-frames is a probability between 0 and 1, not 20.0" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("extra, error", [
-    ([], "--sharp-frames-in picks the folders for --sharp-frames P"),
-    (["--sharp-frames", "0.2"], "--sharp-frames-in e is not one of the --data folders")])
-def test_sharp_frames_in_names_data_folders_for_lucky_frames(capsys, extra, error):
-    with pytest.raises(SystemExit):
-        parse_args(["--data", "d", "--out", "o", "--sharp-frames-in", "e", *extra])
-    assert error in capsys.readouterr().err
-
-
 def test_fit_time_limit_needs_a_time_limit_and_the_cosine_schedule(capsys):
     for extra in ([], ["--time-limit", "5"], ["--schedule", "cosine"]):
         with pytest.raises(SystemExit):

@@ -72,8 +72,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sharp-frames", type=float, default=0.0, metavar="P",
                    help="chance that each frame of a training window is fed sharp instead of blurry (\"lucky "
                         "frames\"; default 0)")
-    p.add_argument("--sharp-frames-in", type=Path, nargs="+", metavar="DIR",
-                   help="with --sharp-frames: only these --data folders get lucky frames (default: all)")
     p.add_argument("--data-on-device", action="store_true",
                    help="hold the training clips on the GPU and cut batches there (no loader workers)")
     p.add_argument("--lr", type=float, default=0.005)
@@ -103,10 +101,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--fit-time-limit needs --time-limit MINUTES and --schedule cosine")
     if not 0.0 <= args.sharp_frames <= 1.0:
         p.error(f"--sharp-frames is a probability between 0 and 1, not {args.sharp_frames}")
-    if args.sharp_frames_in and not args.sharp_frames:
-        p.error("--sharp-frames-in picks the folders for --sharp-frames P: add --sharp-frames (e.g. 0.2)")
-    for root in set(args.sharp_frames_in or ()) - set(args.data):
-        p.error(f"--sharp-frames-in {root} is not one of the --data folders")
     if args.psnr_ceiling != PSNR_CEILING and args.loss != "psnr":
         p.error("--psnr-ceiling shapes the PSNR loss: add --loss psnr")
     if args.psnr_ceiling <= 0:
@@ -332,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     train_data = ClipDataset(args.data, "train", args.crop, augment=True, seed=args.seed, align=args.align,
-                             sharp_frames=args.sharp_frames, sharp_roots=args.sharp_frames_in)
+                             sharp_frames=args.sharp_frames)
     if args.data_on_device:
         cut = DeviceBatches(train_data, device)
         batches = map(cut, Batches(step, args.batch, rank, world))

@@ -92,17 +92,16 @@ class ClipDataset(Dataset):
     ``augment=False`` gives centred crops at scale 1 without flips, for validation. With ``align``
     (a ``vs_dvd.align`` method) the neighbours are warped onto the centre, at the crop's source scale.
     ``sharp_frames`` is the chance that a window's frame is fed sharp ("lucky frames": hand shake
-    leaves some frames sharp between blurry ones, and a sharp centre must come out unchanged), in the
-    clips of ``sharp_roots`` if given, else in all.
+    leaves some frames sharp between blurry ones, and a sharp centre must come out unchanged).
     """
 
     def __init__(self, roots: list[Path], split: str | None = "train", crop: int = 128,
-                 augment: bool = True, seed: int = 0, align: str | None = None, sharp_frames: float = 0.0,
-                 sharp_roots: list[Path] | None = None):
+                 augment: bool = True, seed: int = 0, align: str | None = None, sharp_frames: float = 0.0):
         check_method(align)
         if not 0.0 <= sharp_frames <= 1.0:
             raise ValueError(f"sharp_frames is a probability, not {sharp_frames}")
         self.crop, self.augment, self.seed, self.align = crop, augment, seed, align
+        self.sharp_frames = sharp_frames if augment else 0.0
         self.clips: list[Path] = []
         for root in map(Path, roots):
             manifest = json.loads((root / "manifest.json").read_text())
@@ -110,8 +109,6 @@ class ClipDataset(Dataset):
                            if split is None or meta.get("split", "train") == split]
         if not self.clips:
             raise ValueError(f"no {split!r} clips in {', '.join(map(str, roots))}")
-        lucky_roots = set(map(Path, roots if sharp_roots is None else sharp_roots))
-        self.sharp_frames = [sharp_frames if augment and clip.parent in lucky_roots else 0.0 for clip in self.clips]
         self._arrays: dict[Path, tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
@@ -142,8 +139,7 @@ class ClipDataset(Dataset):
         rot = int(rng.integers(4)) if self.augment else 0
         flip = bool(rng.random() < 0.5) if self.augment else False
         # Drawn last, so that without lucky frames the other choices stay those of earlier runs.
-        chance = self.sharp_frames[clip]
-        sharp = tuple(map(bool, rng.random(FRAMES) < chance)) if chance else (False,) * FRAMES
+        sharp = tuple(map(bool, rng.random(FRAMES) < self.sharp_frames)) if self.sharp_frames else (False,) * FRAMES
         return Crop(clip, k, span, y0, x0, rot, flip, sharp)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
