@@ -12,23 +12,27 @@ TESTS = Path(__file__).resolve().parent
 
 
 def dbn_onnx(path: Path, *, width: int = 4, head: str = "residual", seed: int = 0,
-             trained: bool = True, align: str | None = None) -> Path:
+             trained: bool = True, align: str | None = None, gate: bool = False) -> Path:
     """A width-``width`` DBN exported with its sidecar (naming ``align``). ``trained``: random weights
     and BatchNorm statistics, so the output is far from the input; otherwise the untrained residual
-    DBN, which is exactly the identity on the centre frame."""
+    DBN, which is exactly the identity on the centre frame. ``gate``: with a gate, random when
+    ``trained`` (half shut, varying from pixel to pixel)."""
     import torch
 
     from training.export import export_onnx
     from vs_dvd.network import DBN, DBNConfig
 
     torch.manual_seed(seed)
-    model = DBN(DBNConfig(width=width, head=head))
+    model = DBN(DBNConfig(width=width, head=head, gate=gate))
     if trained:
         for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
             bn.weight.data.uniform_(0.5, 1.5)
             bn.bias.data.uniform_(-0.05, 0.05)
             bn.running_mean.uniform_(-0.1, 0.1)
             bn.running_var.uniform_(0.5, 1.5)
+        if gate:
+            torch.nn.init.normal_(model.gate.G5.conv.weight, std=3.0)
+            torch.nn.init.zeros_(model.gate.G5.conv.bias)
     export_onnx(model, path, {"placeholder": False}, align=align)
     return path
 

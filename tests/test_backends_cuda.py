@@ -46,9 +46,9 @@ def create(path, fp16: bool = False, num_streams: int = 1):
                        shape=SIZE)
 
 
-@pytest.mark.parametrize("head", ["residual", "sigmoid"])
-def test_the_rebuilt_network_equals_onnx_runtime(tmp_path, head):
-    path = dbn_onnx(tmp_path / f"{head}.onnx", head=head)
+@pytest.mark.parametrize("head, gate", [("residual", False), ("sigmoid", False), ("residual", True)])
+def test_the_rebuilt_network_equals_onnx_runtime(tmp_path, head, gate):
+    path = dbn_onnx(tmp_path / f"{head}.onnx", head=head, gate=gate)
     assert np.abs(rebuilt(path) - run_onnx(path, window())).max() <= 1e-5
 
 

@@ -7,7 +7,7 @@ import pytest
 import vapoursynth as vs
 from onnx import TensorProto, helper
 
-from plugin_helpers import picker_onnx
+from plugin_helpers import dbn_onnx, picker_onnx
 from vs_dvd import model as models
 
 
@@ -111,6 +111,11 @@ def test_a_model_trained_on_aligned_windows_says_so(tmp_path):
     info = models.load(picker_onnx(tmp_path / "aligned.onnx", align="dis-fast"))
     assert info.align == "dis-fast" and "neighbours aligned (dis-fast)" in info.describe()
     assert models.load(picker_onnx(tmp_path / "plain.onnx")).align is None
+
+
+def test_a_gated_model_says_so(tmp_path):
+    assert models.load(dbn_onnx(tmp_path / "gated.onnx", gate=True)).describe().endswith("residual head, gated")
+    assert "gated" not in models.load(dbn_onnx(tmp_path / "plain.onnx")).describe()
 
 
 def test_an_alignment_this_version_cannot_do_is_refused(tmp_path):

@@ -12,7 +12,7 @@ from onnx import TensorProto
 from training_helpers import make_checkpoint, trained_like
 
 from training.export import atomic_write_bytes, export_onnx, main, sidecar_path
-from vs_dvd.network import DBN, DBNConfig, fold_batchnorm, layer_names
+from vs_dvd.network import DBN, DBNConfig, fold_batchnorm, layer_names, with_gate
 
 NAMES = {f"{layer}.conv.{part}" for layer in layer_names() for part in ("weight", "bias")}
 
@@ -51,10 +51,20 @@ def test_the_export_names_every_layer_and_writes_its_sidecar(model, tmp_path):
     assert sidecar["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert {k: sidecar[k] for k in ("format", "architecture", "frames", "multiple", "input", "output",
                                     "weights", "placeholder", "checkpoint")} == {
-        "format": 1, "architecture": {"name": "DBN", "width": 4, "head": "residual"}, "frames": 5,
+        "format": 1, "architecture": {"name": "DBN", "width": 4, "head": "residual", "gate": False}, "frames": 5,
         "multiple": 8, "input": "frames", "output": "sharp", "weights": "float32", "placeholder": False,
         "checkpoint": "step-0000010"}
     assert sidecar["parity_max_abs_error"] <= 1e-4
+
+
+def test_a_gated_model_exports_its_gate_by_name_and_says_so(tmp_path):
+    torch.manual_seed(0)
+    gated = with_gate(fold_batchnorm(trained_like(DBN(DBNConfig(width=4)))))
+    torch.nn.init.normal_(gated.gate.G5.conv.weight, std=3.0)  # a gate that varies: parity is checked on it
+    sidecar = export_onnx(gated, tmp_path / "gated.onnx", fp16_weights=True)
+    gate_names = {f"gate.G{i}.conv.{part}" for i in range(6) for part in ("weight", "bias")}
+    assert {i.name for i in onnx.load(tmp_path / "gated.onnx").graph.initializer} == NAMES | gate_names
+    assert sidecar["architecture"]["gate"] is True and sidecar["parity_max_abs_error"] <= 2e-3
 
 
 def test_an_untrained_model_keeps_one_initializer_per_layer(tmp_path):
@@ -196,7 +206,7 @@ def test_the_plugin_accepts_the_export(model, tmp_path):
     path = tmp_path / "m.onnx"
     export_onnx(model, path)
     info = runtime_model.load(path)
-    assert info.architecture == {"name": "DBN", "width": 4, "head": "residual"} and not info.placeholder
+    assert info.architecture == {"name": "DBN", "width": 4, "head": "residual", "gate": False} and not info.placeholder
 
 
 def test_exporting_leaves_the_callers_model_as_it_was(tmp_path):

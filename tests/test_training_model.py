@@ -1,7 +1,8 @@
 """training.model: the DBN of Su et al. as a layer table, its size, and the identity it starts as."""
 import torch
 
-from training.model import DBN, DBNConfig, layer_names, layer_table, main, parameter_count
+from training.model import DBN, DBNConfig, fold_batchnorm, layer_names, layer_table, main, parameter_count
+from vs_dvd.network import with_gate
 
 
 def test_the_layer_table_follows_the_paper():
@@ -31,3 +32,18 @@ def test_the_cli_prints_the_table_and_the_total(capsys):
     main(["--width", "64"])
     text = capsys.readouterr().out
     assert text.splitlines()[1].startswith("F0 ") and "15,300,409" in text.splitlines()[-1]
+
+
+def test_a_new_gate_passes_the_change_and_a_shut_one_returns_the_centre_frame():
+    torch.manual_seed(0)
+    model = DBN(DBNConfig(width=4)).eval()
+    torch.nn.init.normal_(model.F6_2.bn.weight)  # a DBN that changes its input
+    gated, frames = with_gate(fold_batchnorm(model)).eval(), torch.rand(2, 15, 16, 24)
+    change = model(frames) - frames[:, 6:9]
+    assert change.abs().max() > 0.1
+    assert torch.allclose(gated(frames), frames[:, 6:9] + 0.9933 * change, atol=1e-4)
+    torch.nn.init.constant_(gated.gate.G5.conv.bias, -100.0)
+    assert torch.equal(gated(frames), frames[:, 6:9])
+    rows = layer_table(gated)
+    assert [r["name"] for r in rows[-6:]] == [f"gate.G{i}" for i in range(6)] == layer_names(gate=True)[-6:]
+    assert sum(r["params"] for r in rows) == parameter_count(gated)

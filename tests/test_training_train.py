@@ -13,7 +13,8 @@ from safetensors.torch import load_file
 from plugin_helpers import dbn_onnx
 from training_helpers import make_dataset, texture
 
-from training.train import fitted_iters, load_model, loss_fn, lr_factor, main, parse_args
+from training.train import fitted_iters, load_exported, load_model, loss_fn, lr_factor, main, parse_args
+from vs_dvd.network import with_gate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,7 +110,7 @@ def test_a_checkpoint_holds_weights_optimizer_schedule_and_config(data, tmp_path
     assert state["step"] == 6 and state["scheduler"]["last_epoch"] == 6 and "rng" in state
     assert state["optimizer"]["state"][0]["step"] == 6
     config = json.loads((checkpoint / "config.json").read_text())
-    assert config["model"] == {"name": "DBN", "width": 4, "head": "residual", "folded": False}
+    assert config["model"] == {"name": "DBN", "width": 4, "head": "residual", "gate": False, "folded": False}
     assert config["args"]["iters"] == 6
     model = load_model(checkpoint)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in load_file(checkpoint / "model.safetensors").items())
@@ -128,7 +129,7 @@ def test_resuming_gives_the_same_weights_as_an_uninterrupted_run(data, tmp_path,
 
 def test_resume_refuses_a_different_architecture(data, tmp_path, train):
     train("--data", data, "--out", tmp_path, *TINY, "--amp", "off", "--iters", "1", "--val-every", "0")
-    with pytest.raises(SystemExit, match="pass the same --width/--head to resume"):
+    with pytest.raises(SystemExit, match="pass the same --width/--head/--gate to resume"):
         train("--data", data, "--out", tmp_path, *TINY, "--width", "8", "--iters", "2", "--resume")
 
 
@@ -142,12 +143,32 @@ def test_init_fine_tunes_an_exported_model_from_its_own_weights(data, tmp_path, 
     train("--data", data, "--out", tmp_path / "run", "--init", start, *TINY, "--amp", "off", "--iters", "2",
           "--lr", "0", "--val-every", "0")
     config = json.loads((tmp_path / "run" / "step-0000002" / "config.json").read_text())
-    assert config["model"] == {"name": "DBN", "width": 4, "head": "residual", "folded": True}
+    assert config["model"] == {"name": "DBN", "width": 4, "head": "residual", "gate": False, "folded": True}
     export_onnx(load_model(tmp_path / "run" / "step-0000002"), tmp_path / "again.onnx")
     frames = [pattern(n, 16, 24) for n in range(5)]
     assert np.abs(run_onnx(tmp_path / "again.onnx", frames) - run_onnx(start, frames)).max() <= 1e-5
     with pytest.raises(SystemExit, match="resume with the same --init"):
         train("--data", data, "--out", tmp_path / "run", *TINY, "--iters", "3", "--resume")
+
+
+def test_gate_trains_the_gate_alone_and_resumes_only_as_a_gated_run(data, tmp_path, train):
+    start = dbn_onnx(tmp_path / "start.onnx", width=4)
+    train("--data", data, "--out", tmp_path / "run", "--init", start, "--gate", *TINY, "--amp", "off",
+          "--iters", "3", "--lr", "0.01", "--val-every", "0")
+    gated = load_model(tmp_path / "run" / "step-0000003")
+    before = with_gate(load_exported(start, "test", "")[0]).state_dict()
+    after = gated.state_dict()
+    assert gated.config.gate and set(after) == set(before)
+    changed = {name for name in after if not torch.equal(after[name], before[name])}
+    assert changed and all(name.startswith("gate.") for name in changed)
+    with pytest.raises(SystemExit, match="pass the same --width/--head/--gate to resume"):
+        train("--data", data, "--out", tmp_path / "run", "--init", start, *TINY, "--iters", "4", "--resume")
+
+
+def test_gate_needs_a_trained_dbn_to_gate(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "d", "--out", "o", "--gate"])
+    assert "--gate trains a gate on a trained DBN: pass --init MODEL.onnx" in capsys.readouterr().err
 
 
 def test_init_refuses_what_is_not_an_exported_dbn(data, tmp_path, train):

@@ -26,6 +26,7 @@ from trt_build.files import atomic_write_bytes, exclusive_lock
 from trt_build.flavour import FlavourError, load
 from trt_build.precision import lower_precision, pinned_nodes
 from trt_build.profile import parse_shape
+from plugin_helpers import dbn_onnx
 from trt_helpers import BUNDLED, ROOT, random_dbn_onnx, requires_engine_gpu, write_clip
 
 SMALL = Profile.static((64, 64))
@@ -101,6 +102,15 @@ def test_fp16_centre_frame_and_residual_head_never_pass_through_fp16(random_onnx
     assert {types[t] for t in (centre, *residual.input, *residual.output)} == {TensorProto.FLOAT}
 
 
+def test_fp16_keeps_a_gated_models_whole_gate_in_fp32_and_matches_it_above_50_db(tmp_path):
+    model = onnx.load(dbn_onnx(tmp_path / "gated.onnx", gate=True))
+    pinned = [n.op_type for n in pinned_nodes(model, "fp16")]
+    assert pinned.count("Conv") == 6 and pinned[-1] == "Add"  # G0-G5; centre + gate * change
+    assert "Concat" in pinned and "Resize" in pinned and "Sigmoid" in pinned
+    x = frames()
+    assert psnr(run_onnx(lower_precision(model, "fp16"), x), run_onnx(model, x)) >= 50
+
+
 def test_fp16_graph_matches_fp32_above_50_db(random_onnx):
     model, x = onnx.load(random_onnx), frames()
     reference = run_onnx(model, x)
@@ -163,6 +173,12 @@ def test_sidecar_on_disk_describes_the_engine_file(tmp_path, random_onnx):
 def test_fp16_engine_is_about_half_the_fp32_one(bundled_engines):
     ratio = bundled_engines["fp16"]["engine_bytes"] / bundled_engines["fp32"]["engine_bytes"]
     assert 0.4 < ratio < 0.6
+
+
+def test_builds_a_gated_model(tmp_path):
+    gated = dbn_onnx(tmp_path / "gated.onnx", gate=True)
+    sidecar = build_engine(gated, tmp_path / "gated.engine", precision="fp16", profile=Profile((8, 8), (64, 64), (128, 96)))
+    assert sidecar["engine_bytes"] == (tmp_path / "gated.engine").stat().st_size
 
 
 @RTX_ONLY

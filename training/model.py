@@ -15,10 +15,10 @@ __all__ = ["DBN", "DBNConfig", "Block", "FRAMES", "MULTIPLE", "fold_batchnorm", 
 
 
 def layer_table(model: DBN) -> list[dict]:
-    """One row per layer in forward order: name, kind, channels, kernel, stride, trainable parameters."""
+    """One row per layer in forward order (the gate's last): name, kind, channels, kernel, stride, parameters."""
     rows = []
-    for name in layer_names():
-        block: Block = getattr(model, name)
+    for name in layer_names(model.config.gate):
+        block: Block = model.get_submodule(name)
         conv = block.conv
         up = isinstance(conv, nn.ConvTranspose2d)
         rows.append({"name": name, "kind": "up-conv" if up else "conv",

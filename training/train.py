@@ -35,7 +35,7 @@ from tqdm import tqdm
 from training.data.dataset import ClipDataset, DeviceBatches
 from trt_build.files import atomic_write_bytes
 from vs_dvd.align import METHODS
-from vs_dvd.network import DBN, DBNConfig
+from vs_dvd.network import DBN, DBNConfig, with_gate
 
 if TYPE_CHECKING:
     from vs_dvd.model import ModelInfo  # imports vapoursynth: at run time only where --init needs it
@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "BatchNorm folded as exported; its sidecar sets --width and --head")
     p.add_argument("--width", type=int, default=64, help="channels of the first stage (paper: 64)")
     p.add_argument("--head", choices=("residual", "sigmoid"), default="residual")
+    p.add_argument("--gate", action="store_true",
+                   help="train only a small per-pixel gate on the --init model's change to the centre frame, "
+                        "the DBN frozen (with --sharp-frames, it learns to leave sharp centres alone)")
     p.add_argument("--iters", type=int, default=80_000)
     p.add_argument("--batch", type=int, default=64, help="per process")
     p.add_argument("--crop", type=int, default=128)
@@ -105,6 +108,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--psnr-ceiling shapes the PSNR loss: add --loss psnr")
     if args.psnr_ceiling <= 0:
         p.error(f"--psnr-ceiling is a PSNR above 0 dB (e.g. 40), not {args.psnr_ceiling}")
+    if args.gate and args.init is None:
+        p.error("--gate trains a gate on a trained DBN: pass --init MODEL.onnx")
     if args.align and args.data_on_device:
         p.error("--align runs optical flow in the CPU loader: leave out --data-on-device")
     return args
@@ -208,6 +213,8 @@ def initial_model(args: argparse.Namespace) -> DBN:
                     "measure the result against the model you start from", args.init, info.align or "unaligned",
                     args.align or "unaligned")
     args.width, args.head = model.config.width, model.config.head
+    if args.gate:
+        model = with_gate(model)
     return model
 
 
@@ -245,7 +252,8 @@ def save_checkpoint(out: Path, model: DBN, opt, sched, step: int, args: argparse
 def load_model(checkpoint: Path) -> DBN:
     """A DBN with a checkpoint's weights (safetensors only: nothing is unpickled)."""
     config = json.loads((checkpoint / "config.json").read_text())["model"]
-    model = DBN(DBNConfig(width=config["width"], head=config["head"]), folded=config.get("folded", False))
+    model = DBN(DBNConfig(width=config["width"], head=config["head"], gate=config.get("gate", False)),
+                folded=config.get("folded", False))
     model.load_state_dict(load_file(checkpoint / "model.safetensors"))
     return model
 
@@ -298,7 +306,10 @@ def main(argv: list[str] | None = None) -> None:
                     "shut under this loss (output == input); train with --loss mse, then fine-tune with --init")
     # channels_last: the layout oneDNN and cuDNN convolve fastest.
     model = initial_model(args).train().to(device, memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    if args.gate:  # the DBN stays as it was: only the gate learns
+        model.requires_grad_(False)
+        model.gate.requires_grad_(True)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, args))
     step = 0
     resume_from = latest_checkpoint(args.out) if args.resume else None
@@ -306,9 +317,10 @@ def main(argv: list[str] | None = None) -> None:
         log.warning("--resume: no checkpoint in %s yet, starting from %s", args.out, args.init or "scratch")
     if resume_from is not None:
         config = json.loads((resume_from / "config.json").read_text())["model"]
-        if (config["width"], config["head"]) != (args.width, args.head):
-            raise SystemExit(f"error: {resume_from} is width {config['width']} / head {config['head']}; "
-                             f"pass the same --width/--head to resume, or use a new --out")
+        if (config["width"], config["head"], config.get("gate", False)) != (args.width, args.head, args.gate):
+            raise SystemExit(f"error: {resume_from} is width {config['width']} / head {config['head']} / "
+                             f"{'' if config.get('gate') else 'no '}gate; pass the same --width/--head/--gate "
+                             "to resume, or use a new --out")
         if config.get("folded", False) != model.folded:
             raise SystemExit(f"error: {resume_from} was {'' if config.get('folded') else 'not '}started with --init; "
                              "resume with the same --init, or use a new --out")

@@ -5,9 +5,10 @@ in the type the ONNX graph gives it, so the precision is decided here, in the gr
 
 - the convolution trunk (Conv, ConvTranspose, Relu, the skip Adds) gets low-precision weights and
   activations;
-- everything downstream of the last convolution (the residual Add onto the centre frame, Clip or
-  Sigmoid) and every other op (the centre-frame Slice) stays fp32, so the centre frame never
-  passes through fp16 and the untrained identity placeholder stays bit-exact;
+- everything that reads the centre frame, directly or not (the residual Add onto it, Clip or
+  Sigmoid, and a gated model's whole gate), and every other op (the centre-frame Slice) stays
+  fp32, so the centre frame never passes through fp16 and the untrained identity placeholder stays
+  bit-exact;
 - the graph's input and output stay float32: callers cannot tell.
 
 Weights stored as fp16 behind Cast nodes (``training/export.py --fp16-weights``) feed the trunk
@@ -47,14 +48,11 @@ def _consumers(nodes: list[onnx.NodeProto]) -> dict[str, list[int]]:
     return found
 
 
-def _downstream_of_last_convolution(nodes: list[onnx.NodeProto]) -> set[int]:
-    """Indices of the nodes that read, directly or not, the output of the last convolution."""
-    convolutions = [n for n in nodes if n.op_type in CONVOLUTIONS]
-    if not convolutions:
-        return set()
+def _reading_the_centre(nodes: list[onnx.NodeProto], inputs: set[str]) -> set[int]:
+    """Indices of the nodes that read, directly or not, a Slice of the graph input (the centre frame)."""
     consumers = _consumers(nodes)
     found: set[int] = set()
-    pending = list(convolutions[-1].output)  # ONNX nodes are topologically sorted
+    pending = [o for n in nodes if n.op_type == "Slice" and n.input[0] in inputs for o in n.output]
     while pending:
         for index in consumers.get(pending.pop(), []):
             if index not in found:
@@ -63,11 +61,11 @@ def _downstream_of_last_convolution(nodes: list[onnx.NodeProto]) -> set[int]:
     return found
 
 
-def _low_nodes(nodes: list[onnx.NodeProto], precision: str) -> set[int]:
-    """Indices of the trunk nodes that compute in ``precision``: trunk ops not after the last convolution."""
+def _low_nodes(nodes: list[onnx.NodeProto], inputs: set[str], precision: str) -> set[int]:
+    """Indices of the trunk nodes that compute in ``precision``: trunk ops that do not read the centre frame."""
     if precision not in LOW_TYPES:
         return set()
-    head = _downstream_of_last_convolution(nodes)
+    head = _reading_the_centre(nodes, inputs)
     kept_fp32 = FP32_IN_BF16 if precision == "bf16" else ()
     return {i for i, n in enumerate(nodes) if n.op_type in TRUNK_OPS and n.op_type not in kept_fp32 and i not in head}
 
@@ -76,7 +74,7 @@ def pinned_nodes(model: onnx.ModelProto, precision: str = "fp16") -> list[onnx.N
     """The computing nodes that stay fp32 when ``model`` is lowered (not Constants or weight Casts)."""
     nodes = _nodes(model.graph)
     weights = {i.name for i in model.graph.initializer}
-    low = _low_nodes(nodes, precision)
+    low = _low_nodes(nodes, {i.name for i in model.graph.input}, precision)
     return [n for i, n in enumerate(nodes) if i not in low and n.op_type != "Constant"
             and not (n.op_type == "Cast" and n.input[0] in weights)]
 
@@ -134,7 +132,7 @@ def lower_precision(model: onnx.ModelProto, precision: str) -> onnx.ModelProto:
         return lowered
     graph, to = lowered.graph, LOW_TYPES[precision]
     nodes = _nodes(graph)
-    low = _low_nodes(nodes, precision)
+    low = _low_nodes(nodes, {i.name for i in graph.input}, precision)
     initializers = {i.name: i for i in graph.initializer}
     producers = {o: n for n in nodes for o in n.output}
     consumers = _consumers(nodes)

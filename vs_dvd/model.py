@@ -39,7 +39,7 @@ class ModelInfo:
 
     @property
     def architecture(self) -> dict | None:
-        """``{"name": "DBN", "width": ..., "head": ...}`` from the sidecar, if it has one."""
+        """``{"name": "DBN", "width": ..., "head": ..., "gate": ...}`` from the sidecar, if it has one."""
         return self.sidecar.get("architecture") if self.sidecar else None
 
     @property
@@ -63,6 +63,8 @@ class ModelInfo:
         if self.architecture:
             arch = self.architecture
             text += f" {arch.get('name')} width {arch.get('width')} {arch.get('head')} head"
+            if arch.get("gate"):
+                text += ", gated"
         if self.align:
             text += f", neighbours aligned ({self.align})"
         if self.placeholder:

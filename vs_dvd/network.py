@@ -6,7 +6,7 @@ module imports torch, so ``vs_dvd/__init__`` never does.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -23,6 +23,7 @@ class DBNConfig:
 
     width: int = 64
     head: str = "residual"
+    gate: bool = False  # a small per-pixel gate on the network's change to the centre frame (see Gate)
 
     def __post_init__(self) -> None:
         if self.width < 1:
@@ -55,7 +56,7 @@ class Block(nn.Module):
         return torch.relu(x) if self.relu else x
 
 
-# name: (input channels, output channels as multiples of width or absolute, kernel, stride, up, relu)
+# name: (input channels, output channels, kernel, stride, up, relu)
 def _layer_table(w: int) -> list[tuple[str, int, int, int, int, bool, bool]]:
     c3 = 3 * FRAMES
     return [
@@ -84,6 +85,59 @@ def _layer_table(w: int) -> list[tuple[str, int, int, int, int, bool, bool]]:
     ]
 
 
+# The gate sees the five frames, how much sharper the centre is than its neighbours (two channels, one
+# value each per frame) and the proposed change at full resolution, then decides on a quarter-resolution
+# grid with a receptive field of about 40 pixels: 1 % of DBN's compute.
+_GATE_TABLE = [
+    ("G0", 3 * FRAMES + 2 + 3, 16, 3, 1, False, True),
+    ("G1", 16, 24, 3, 2, False, True),
+    ("G2", 24, 32, 3, 2, False, True),
+    ("G3", 32, 32, 3, 1, False, True),
+    ("G4", 32, 32, 3, 1, False, True),
+    ("G5", 32, 1, 1, 1, False, False),
+]
+GATE_OPEN = 5.0  # the new gate's logit: sigmoid(5) = 0.993, so it starts by passing the change through
+ENERGY_FLOOR = 1e-4  # added to each frame's mean |Laplacian|: flat frames compare as equally sharp
+
+
+def relative_sharpness(x: torch.Tensor) -> torch.Tensor:
+    """N x 2: the log of the centre's mean |Laplacian| (of grey) over its neighbours' mean, and over the
+    larger of its two adjacent frames'. A lucky sharp frame between blurry ones scores well above 0.
+    Computed in float32 whatever the autocast: bf16 rounding would swamp the Laplacian of a sharp frame."""
+    with torch.autocast(x.device.type, enabled=False):
+        n, _, h, w = x.shape
+        grey = x.float().reshape(n, FRAMES, 3, h, w).mean(2)
+        laplacian = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]], device=x.device)
+        kernel = laplacian.expand(FRAMES, 1, 3, 3)
+        energy = nn.functional.conv2d(grey, kernel, groups=FRAMES).abs().mean((2, 3)) + ENERGY_FLOOR
+        centre = energy[:, 2].log()
+        return torch.stack([centre - energy[:, [0, 1, 3, 4]].mean(1).log(),
+                            centre - torch.maximum(energy[:, 1], energy[:, 3]).log()], 1)
+
+
+class Gate(nn.Module):
+    """How much of DBN's change to keep, per pixel in [0, 1]: ``centre + gate * change``.
+
+    DBN fed a sharp centre between blurry, misplaced neighbours pastes their edges in (several dB lost
+    on real footage with lucky frames). Trained on such windows with DBN frozen, the gate learns to shut
+    there and stay open on blurry centres, so DBN's deblurring is kept as it was.
+    """
+
+    def __init__(self):
+        super().__init__()
+        for name, cin, cout, k, s, up, relu in _GATE_TABLE:  # convolutions with bias, no BatchNorm
+            self.add_module(name, Block(cin, cout, k, s, up, relu, folded=True))
+        nn.init.zeros_(self.G5.conv.weight)
+        nn.init.constant_(self.G5.conv.bias, GATE_OPEN)
+
+    def forward(self, x: torch.Tensor, change: torch.Tensor) -> torch.Tensor:
+        sharpness = relative_sharpness(x).to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
+        h = torch.cat([x, sharpness, change], 1)
+        for name, *_ in _GATE_TABLE:
+            h = getattr(self, name)(h)
+        return torch.sigmoid(nn.functional.interpolate(h, scale_factor=4, mode="bilinear", align_corners=False))
+
+
 class DBN(nn.Module):
     """Five RGB frames in [0, 1] (N x 15 x H x W, oldest first) -> sharp centre frame (N x 3 x H x W)."""
 
@@ -95,6 +149,7 @@ class DBN(nn.Module):
         if config.head == "residual" and not folded:
             # The untrained network is exactly the identity on the centre frame.
             nn.init.zeros_(self.F6_2.bn.weight)
+        self.gate = Gate() if config.gate else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         centre = x[:, 6:9]
@@ -107,23 +162,38 @@ class DBN(nn.Module):
         s3 = torch.relu(self.U3(self.F5_2(self.F5_1(s2))) + f0)
         s4 = self.F6_2(self.F6_1(s3)) + centre
         if self.config.head == "sigmoid":
-            return torch.sigmoid(s4)
-        return s4 if self.training else s4.clamp(0.0, 1.0)
+            out = torch.sigmoid(s4)
+        else:
+            out = s4 if self.training and self.gate is None else s4.clamp(0.0, 1.0)
+        if self.gate is None:
+            return out
+        change = out - centre
+        return centre + self.gate(x, change) * change
 
 
-def layer_names() -> list[str]:
-    """Layer names in forward order, as the paper labels them."""
-    return [row[0] for row in _layer_table(1)]
+def layer_names(gate: bool = False) -> list[str]:
+    """Layer names in forward order, as the paper labels them, then the gate's (``G0``...) if it has one."""
+    return [row[0] for row in _layer_table(1)] + [f"gate.{row[0]}" for row in _GATE_TABLE if gate]
+
+
+def with_gate(model: DBN) -> DBN:
+    """A gated copy of ``model``: its gate if it has one, else a new one, open (it keeps 99.3 % of the change)."""
+    gated = DBN(replace(model.config, gate=True), folded=model.folded)
+    gated.load_state_dict(model.state_dict(), strict=False)  # all but a new gate's weights
+    return gated
 
 
 @torch.no_grad()
 def fold_batchnorm(model: DBN) -> DBN:
     """A folded copy (BatchNorm absorbed into each convolution) for export and inference."""
     folded = DBN(model.config, folded=True)
-    for name in layer_names():
-        src: Block = getattr(model, name)
-        dst: Block = getattr(folded, name)
+    for name in layer_names(model.config.gate):
+        src: Block = model.get_submodule(name)
+        dst: Block = folded.get_submodule(name)
         bn = src.bn
+        if isinstance(bn, nn.Identity):  # the gate's layers have no BatchNorm
+            dst.load_state_dict(src.state_dict())
+            continue
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         shift = bn.bias - bn.running_mean * scale
         weight = src.conv.weight.float()

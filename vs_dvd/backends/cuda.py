@@ -1,6 +1,6 @@
 """PyTorch on an NVIDIA GPU: the DBN rebuilt from the ONNX model's weights, for GPUs without TensorRT.
 
-The sidecar says which network the file holds (``{"name": "DBN", "width", "head"}``) and the
+The sidecar says which network the file holds (``{"name": "DBN", "width", "head", "gate"}``) and the
 exporter names every weight ``<Layer>.conv.weight`` / ``.bias``, so the folded network is rebuilt
 from the file alone; models of other architectures run on the cpu or trt backends, which
 execute any ONNX graph.
@@ -60,8 +60,8 @@ def load_dbn(model, who: str = "dvd.Deblur: backend='cuda'", instead: str = OTHE
         raise vs.Error(f"{who} runs DBN models only, and model {model.path} is a "
                        f"{architecture.get('name')!r} according to its sidecar; {instead}")
     try:
-        network = DBN(DBNConfig(width=int(architecture["width"]), head=architecture.get("head", "residual")),
-                      folded=True)
+        network = DBN(DBNConfig(width=int(architecture["width"]), head=architecture.get("head", "residual"),
+                                gate=bool(architecture.get("gate", False))), folded=True)
     except (KeyError, TypeError, ValueError) as e:
         raise vs.Error(f"{who}: the sidecar of model {model.path} describes no valid DBN "
                        f"({architecture}: {e}); re-export it with training/export.py, or "
