@@ -177,8 +177,9 @@ def test_the_cli_refuses_an_onnx_file_without_a_sidecar(tmp_path, capsys):
     assert not (tmp_path / "m.onnx").exists()
 
 
-def test_the_cli_refuses_to_average_different_networks(model, tmp_path, capsys):
-    folders = [make_checkpoint(tmp_path / name, m) for name, m in (("a", model), ("b", DBN(DBNConfig(width=8))))]
+@pytest.mark.parametrize("other", [lambda m: DBN(DBNConfig(width=8)), with_gate], ids=["wider", "gated"])
+def test_the_cli_refuses_to_average_different_networks(model, tmp_path, capsys, other):
+    folders = [make_checkpoint(tmp_path / name, m) for name, m in (("a", model), ("b", other(model)))]
     with pytest.raises(SystemExit):
         main([*map(str, folders), "-o", str(tmp_path / "m.onnx")])
     assert "is not the same network as" in capsys.readouterr().err

@@ -129,7 +129,8 @@ def test_fp16_weights_behind_casts_feed_the_trunk_directly():
     model = onnx.load(BUNDLED)  # exported with --fp16-weights
     low = lower_precision(model, "fp16")
     assert elem_types(low)["F0.conv.weight"] == TensorProto.FLOAT16
-    assert not [n for n in low.graph.node if n.op_type == "Cast" and n.input[0] in elem_types(low)]
+    weight_casts = [n.input[0] for n in low.graph.node if n.op_type == "Cast" and n.input[0] in elem_types(low)]
+    assert all(name.startswith("gate.") for name in weight_casts)  # only the gate, kept fp32, reads fp32
     x = frames()
     assert psnr(run_onnx(low, x), run_onnx(model, x)) >= 50
 

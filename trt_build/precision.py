@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper, numpy_helper, version_converter
 
 PRECISIONS = ("fp16", "fp32", "bf16")
 LOW_TYPES = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
@@ -94,6 +94,10 @@ def _convert(initializer: TensorProto, to: int, name: str) -> TensorProto:
     return numpy_helper.from_array(values.astype(np.float16), name)
 
 
+def _opset(model: onnx.ModelProto) -> int:
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
 def _remove_unused(graph: onnx.GraphProto) -> None:
     """Drop the nodes and initializers nothing reads any more (the weight Casts lowering bypassed)."""
     while True:
@@ -130,6 +134,8 @@ def lower_precision(model: onnx.ModelProto, precision: str) -> onnx.ModelProto:
     lowered.CopyFrom(model)
     if precision == "fp32":
         return lowered
+    if precision == "bf16":  # ops whose form changed on the way (ReduceMean's axes) are rewritten too
+        lowered = version_converter.convert_version(lowered, max(BF16_OPSET, _opset(lowered)))
     graph, to = lowered.graph, LOW_TYPES[precision]
     nodes = _nodes(graph)
     low = _low_nodes(nodes, {i.name for i in graph.input}, precision)
@@ -188,9 +194,6 @@ def lower_precision(model: onnx.ModelProto, precision: str) -> onnx.ModelProto:
     _remove_unused(graph)
     _restore_weight_names(graph, precision)
     if precision == "bf16":
-        for opset in lowered.opset_import:
-            if opset.domain in ("", "ai.onnx"):
-                opset.version = max(opset.version, BF16_OPSET)
         lowered.ir_version = max(lowered.ir_version, BF16_IR_VERSION)
     onnx.checker.check_model(lowered)
     return lowered
