@@ -85,8 +85,8 @@ def _layer_table(w: int) -> list[tuple[str, int, int, int, int, bool, bool]]:
     ]
 
 
-# The gate sees the five frames, how much sharper the centre is than its neighbours (two channels, one
-# value each per frame) and the proposed change at full resolution, then decides on a quarter-resolution
+# The gate sees the five frames, how much sharper the centre is than its neighbours (two channels, each
+# one value per window) and the proposed change at full resolution, then decides on a quarter-resolution
 # grid with a receptive field of about 40 pixels: 1 % of DBN's compute.
 _GATE_TABLE = [
     ("G0", 3 * FRAMES + 2 + 3, 16, 3, 1, False, True),
