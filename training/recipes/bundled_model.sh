@@ -13,6 +13,7 @@
 # Phase 10 (one CUDA GPU, about 6 minutes on an H100): phase 9's data at GPU scale, averaged with phase 9.
 # Phase 12 (one CUDA GPU, about 3 minutes on an H200): three more clips, averaged with phase 10.
 # Phase 13 (any machine; 62 minutes on a 2-core CPU): phase 12 fine-tuned on its clips.
+# Phase 16 (any machine; 10 minutes on a 2-core CPU): a gate on phase 13's correction, lucky frames.
 # Since phase 12 the synthesis breaks clips at cuts between shots (city, launch; a whip pan in cockatoo),
 # so the clips of phases 4-10 rebuilt here lack the few frames beside those that the shipped runs had.
 #   bash training/recipes/bundled_model.sh [WORK_DIR]
@@ -153,8 +154,7 @@ $PY -m training.export "$WORK/tuned-footage-4" "$WORK/tuned-footage-gpu-4" "$WOR
     "$WORK/tuned-footage-gpu-5" -o "$WORK/phase12.onnx" --fp16-weights
 
 # 16. Phase 13: phase 12's model on the CPU, on phase 9's mix and the three new clips as phase 12 shook
-#     them (the shipped run: 663 steps in 62 minutes, --seed 14). Ship it, and evaluate it through ONNX
-#     Runtime on the held-out photos and on the held-out clips.
+#     them (the shipped run: 663 steps in 62 minutes, --seed 14).
 $PY -m training.data.handheld -o "$WORK/footage/train-3" --split train --clips bikes mire tabletop \
     --max-side 640 --chunk 9 --seed 7
 $PY -m training.data.handheld -o "$WORK/footage/train-3-s35" --split train --clips bikes mire tabletop \
@@ -163,7 +163,13 @@ N=$WORK/footage/train-3 N35=$WORK/footage/train-3-s35
 train_from "$WORK/phase12.onnx" tuned-footage-5 --data "${MIX9[@]}" "$N" "$N" "$N35" "$N35" \
     --batch 8 --crop 128 --iters 100000 --schedule cosine --lr 6e-5 --warmup 50 --time-limit 62 \
     --fit-time-limit --ckpt-every 100 --seed 14
-$PY -m training.export "$WORK/tuned-footage-5" -o "$WORK/dbn.onnx" --fp16-weights
+# 17. Phase 16: a gate on phase 13's correction, the network frozen, trained with lucky frames on
+#     phase 13's mix (the shipped run: 2500 steps in 10 minutes, --seed 71). Ship it,
+#     and evaluate it through ONNX Runtime on the held-out photos and on the held-out clips.
+tune tuned-footage-5 gated --data "${MIX9[@]}" "$N" "$N" "$N35" "$N35" --gate --sharp-frames 0.1 \
+    --psnr-ceiling 60 --batch 8 --crop 128 --iters 2500 --schedule cosine --lr 3e-4 --warmup 100 \
+    --ckpt-every 250 --seed 71
+$PY -m training.export "$WORK/gated" -o "$WORK/dbn.onnx" --fp16-weights
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK"/data/val/* --split val --out "$WORK/eval"
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val" --split val --out "$WORK/eval/footage"
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val-2" --split val --out "$WORK/eval/footage-2"
