@@ -6,9 +6,9 @@ in the type the ONNX graph gives it, so the precision is decided here, in the gr
 - the convolution trunk (Conv, ConvTranspose, Relu, the skip Adds) gets low-precision weights and
   activations;
 - everything that reads the centre frame, directly or not (the residual Add onto it, Clip or
-  Sigmoid, and a gated model's whole gate), and every other op (the centre-frame Slice) stays
-  fp32, so the centre frame never passes through fp16 and the untrained identity placeholder stays
-  bit-exact;
+  Sigmoid, and a gated model's gate, all but the Laplacian of its sharpness measure, which reads the
+  input frames as the trunk does), and every other op (the centre-frame Slice) stays fp32, so the
+  centre frame never passes through fp16 and the untrained identity placeholder stays bit-exact;
 - the graph's input and output stay float32: callers cannot tell.
 
 Weights stored as fp16 behind Cast nodes (``training/export.py --fp16-weights``) feed the trunk
