@@ -22,6 +22,8 @@ $(STAMP): setup.py pyproject.toml
 	@command -v ffmpeg >/dev/null || { echo "installing ffmpeg (Debian)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg; }
 	@test -n "$(PYTHON)" || { echo "error: vs-dvd needs Python >= 3.12 (VapourSynth R81); install one or pass PYTHON=/path/to/python3.12"; exit 1; }
+	@test -x $(PY) || { free=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1048576)}'); test $$free -ge 7 || { \
+	  echo "error: the set-up needs about 8 GB free here (PyTorch's CUDA build is most of .venv's 6.6 GB); $$free GB free"; exit 1; }; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
