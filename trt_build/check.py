@@ -1,8 +1,8 @@
 """``--check MEDIA``: how far a built engine strays from ONNX Runtime in fp32, as PSNR over five real frames.
 
-Two measurements against the fp32 reference: the lowered graph (``precision.py``) through ONNX
-Runtime, which runs anywhere and isolates what lowering costs, and the engine itself, which needs
-a CUDA GPU the engine was built for and PyTorch with CUDA.
+Two measurements against the fp32 reference: the lowered graph (``precision.py``), emulated on ONNX
+Runtime's CPU (low-precision tensors, fp32 arithmetic), which runs anywhere and isolates what lowering
+costs, and the engine itself, which needs a CUDA GPU the engine was built for and PyTorch with CUDA.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import onnx
 
 from .build import sidecar_path
 from .flavour import Flavour, load
-from .precision import lower_precision
+from .precision import emulated_in_fp32, lower_precision
 from .profile import Profile, format_shape, round_up
 
 FRAMES = 5  # vs_dvd.network.FRAMES
@@ -128,7 +128,8 @@ class Measurement:
 
 def check_engine(onnx_path: Path, engine_path: Path, media: Path, *, device: int = 0,
                  flavour: Flavour | None = None) -> list[Measurement]:
-    """PSNR of the lowered graph (ONNX Runtime) and of the engine (GPU) against fp32 ONNX Runtime on ``media``."""
+    """PSNR of the lowered graph (emulated on ONNX Runtime) and of the engine (GPU) against fp32 ONNX Runtime
+    on ``media``."""
     sidecar = json.loads(sidecar_path(engine_path).read_text())
     precision, target = sidecar["precision"], TARGET_DB[sidecar["precision"]]
     profile = Profile(*(tuple(sidecar["profile"][k]) for k in ("min", "opt", "max")))
@@ -136,11 +137,11 @@ def check_engine(onnx_path: Path, engine_path: Path, media: Path, *, device: int
     model = onnx.load(onnx_path)
     reference = run_onnx(model, frames)
     results = []
-    label = f"{precision} graph on ONNX Runtime"
+    label = f"{precision} graph emulated on ONNX Runtime"
+    emulated = emulated_in_fp32(lower_precision(model, precision))
     try:
-        results.append(Measurement(label, target, psnr(run_onnx(lower_precision(model, precision), frames),
-                                                        reference)))
-    except Exception as e:  # ONNX Runtime raises several types; the CPU may lack a bf16 kernel
+        results.append(Measurement(label, target, psnr(run_onnx(emulated, frames), reference)))
+    except Exception as e:  # ONNX Runtime raises several types; one before 1.20 lacks bf16 lowering's opset 22
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         results.append(Measurement(label, target, skipped=f"ONNX Runtime cannot run it ({reason})"))
     flavour = flavour or load()

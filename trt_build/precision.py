@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper, version_converter
+from onnx import TensorProto, helper, numpy_helper, shape_inference, version_converter
 
 PRECISIONS = ("fp16", "fp32", "bf16")
 LOW_TYPES = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
@@ -193,7 +193,45 @@ def lower_precision(model: onnx.ModelProto, precision: str) -> onnx.ModelProto:
     graph.node.extend(ordered)
     _remove_unused(graph)
     _restore_weight_names(graph, precision)
+    del graph.value_info[:]  # types recorded before the rewrite (the version converter records them)
     if precision == "bf16":
         lowered.ir_version = max(lowered.ir_version, BF16_IR_VERSION)
-    onnx.checker.check_model(lowered)
+    onnx.checker.check_model(lowered, full_check=True)
     return lowered
+
+
+def emulated_in_fp32(lowered: onnx.ModelProto) -> onnx.ModelProto:
+    """A lowered graph's fp32 twin that rounds every fp16 or bf16 tensor to its type, for ONNX Runtime's CPU.
+
+    That CPU has no fp16 or bf16 kernels for most of DBN's ops: it runs a lowered graph's trunk in fp32
+    (fp16) or refuses it (bf16), so the lowered graph itself would show almost nothing of what lowering
+    costs. Here each low-precision weight is widened exactly and each low-precision result passes through
+    a Cast to its type and back: low-precision storage, fp32 arithmetic, as a GPU's tensor cores compute.
+    """
+    twin = onnx.ModelProto()
+    twin.CopyFrom(lowered)
+    graph, low = twin.graph, set(LOW_TYPES.values())
+    typed = shape_inference.infer_shapes(lowered).graph
+    types = {v.name: v.type.tensor_type.elem_type for v in (*typed.value_info, *typed.output)}
+    for init in graph.initializer:
+        if init.data_type in low:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float32), init.name))
+    nodes = []
+    for node in _nodes(graph):
+        for attribute in node.attribute:
+            if node.op_type == "Cast" and attribute.name == "to" and attribute.i in low:
+                attribute.i = TensorProto.FLOAT
+            elif attribute.type == onnx.AttributeProto.TENSOR and attribute.t.data_type in low:
+                values = numpy_helper.to_array(attribute.t).astype(np.float32)
+                attribute.t.CopyFrom(numpy_helper.from_array(values, attribute.t.name))
+        nodes.append(node)
+        for k, name in enumerate(node.output):
+            if types.get(name) in low:
+                node.output[k] = f"{name}/wide"
+                nodes += [helper.make_node("Cast", [f"{name}/wide"], [f"{name}/rounded"], to=types[name]),
+                          helper.make_node("Cast", [f"{name}/rounded"], [name], to=TensorProto.FLOAT)]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.value_info[:]  # the low-precision types recorded there are float32 now
+    onnx.checker.check_model(twin, full_check=True)
+    return twin
