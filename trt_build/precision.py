@@ -200,13 +200,19 @@ def lower_precision(model: onnx.ModelProto, precision: str) -> onnx.ModelProto:
     return lowered
 
 
+def _widened(tensor: TensorProto) -> TensorProto:
+    """An fp16 or bf16 tensor as float32 (exact)."""
+    return numpy_helper.from_array(numpy_helper.to_array(tensor).astype(np.float32), tensor.name)
+
+
 def emulated_in_fp32(lowered: onnx.ModelProto) -> onnx.ModelProto:
     """A lowered graph's fp32 twin that rounds every fp16 or bf16 tensor to its type, for ONNX Runtime's CPU.
 
     That CPU has no fp16 or bf16 kernels for most of DBN's ops: it runs a lowered graph's trunk in fp32
     (fp16) or refuses it (bf16), so the lowered graph itself would show almost nothing of what lowering
     costs. Here each low-precision weight is widened exactly and each low-precision result passes through
-    a Cast to its type and back: low-precision storage, fp32 arithmetic, as a GPU's tensor cores compute.
+    a Cast to its type and back: low-precision storage, fp32 arithmetic (tensor cores with fp32
+    accumulation; an engine may also accumulate in low precision, which only the engine check shows).
     """
     twin = onnx.ModelProto()
     twin.CopyFrom(lowered)
@@ -215,15 +221,14 @@ def emulated_in_fp32(lowered: onnx.ModelProto) -> onnx.ModelProto:
     types = {v.name: v.type.tensor_type.elem_type for v in (*typed.value_info, *typed.output)}
     for init in graph.initializer:
         if init.data_type in low:
-            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float32), init.name))
+            init.CopyFrom(_widened(init))
     nodes = []
     for node in _nodes(graph):
         for attribute in node.attribute:
             if node.op_type == "Cast" and attribute.name == "to" and attribute.i in low:
                 attribute.i = TensorProto.FLOAT
             elif attribute.type == onnx.AttributeProto.TENSOR and attribute.t.data_type in low:
-                values = numpy_helper.to_array(attribute.t).astype(np.float32)
-                attribute.t.CopyFrom(numpy_helper.from_array(values, attribute.t.name))
+                attribute.t.CopyFrom(_widened(attribute.t))
         nodes.append(node)
         for k, name in enumerate(node.output):
             if types.get(name) in low:
