@@ -14,6 +14,7 @@
 # Phase 12 (one CUDA GPU, about 3 minutes on an H200): three more clips, averaged with phase 10.
 # Phase 13 (any machine; 62 minutes on a 2-core CPU): phase 12 fine-tuned on its clips.
 # Phase 16 (any machine; 10 minutes on a 2-core CPU): a gate on phase 13's correction, lucky frames.
+# Phase 17 (any machine; 75 minutes on a 2-core CPU): network and gate fine-tuned together, lucky frames.
 # Since phase 12 the synthesis breaks clips at cuts between shots (city, launch; a whip pan in cockatoo),
 # so the clips of phases 4-10 rebuilt here lack the few frames beside those that the shipped runs had.
 #   bash training/recipes/bundled_model.sh [WORK_DIR]
@@ -164,12 +165,17 @@ train_from "$WORK/phase12.onnx" tuned-footage-5 --data "${MIX9[@]}" "$N" "$N" "$
     --batch 8 --crop 128 --iters 100000 --schedule cosine --lr 6e-5 --warmup 50 --time-limit 62 \
     --fit-time-limit --ckpt-every 100 --seed 14
 # 17. Phase 16: a gate on phase 13's correction, the network frozen, trained with lucky frames on
-#     phase 13's mix (the shipped run: 2500 steps in 10 minutes, --seed 71). Ship it,
-#     and evaluate it through ONNX Runtime on the held-out photos and on the held-out clips.
+#     phase 13's mix (the shipped run: 2500 steps in 10 minutes, --seed 71).
 tune tuned-footage-5 gated --data "${MIX9[@]}" "$N" "$N" "$N35" "$N35" --gate --sharp-frames 0.1 \
     --psnr-ceiling 60 --batch 8 --crop 128 --iters 2500 --schedule cosine --lr 3e-4 --warmup 100 \
     --ckpt-every 250 --seed 71
-$PY -m training.export "$WORK/gated" -o "$WORK/dbn.onnx" --fp16-weights
+# 18. Phase 17: the whole, network and gate, fine-tuned on the same mix with the same lucky frames
+#     (the shipped run: 6139 steps in 75 minutes, --seed 75). Ship it, and evaluate it through
+#     ONNX Runtime on the held-out photos and on the held-out clips.
+tune gated gated-tuned --data "${MIX9[@]}" "$N" "$N" "$N35" "$N35" --sharp-frames 0.1 --psnr-ceiling 60 \
+    --batch 8 --crop 128 --iters 100000 --schedule cosine --lr 6e-5 --warmup 50 --time-limit 75 \
+    --fit-time-limit --ckpt-every 250 --threads 2 --seed 75
+$PY -m training.export "$WORK/gated-tuned" -o "$WORK/dbn.onnx" --fp16-weights
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK"/data/val/* --split val --out "$WORK/eval"
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val" --split val --out "$WORK/eval/footage"
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val-2" --split val --out "$WORK/eval/footage-2"
