@@ -165,6 +165,20 @@ def test_gate_trains_the_gate_alone_and_resumes_only_as_a_gated_run(data, tmp_pa
         train("--data", data, "--out", tmp_path / "run", "--init", start, *TINY, "--iters", "4", "--resume")
 
 
+def test_a_gated_model_without_gate_trains_whole_and_resumes_only_so(data, tmp_path, train):
+    start = dbn_onnx(tmp_path / "gated.onnx", width=4, gate=True)
+    args = ["--data", data, "--out", tmp_path / "run", "--init", start, *TINY, "--amp", "off", "--lr", "0.01",
+            "--val-every", "0"]
+    train(*args, "--iters", "3")
+    before, after = load_exported(start, "test", "")[0].state_dict(), load_model(tmp_path / "run" / "step-0000003")
+    changed = {name for name, value in after.state_dict().items() if not torch.equal(value, before[name])}
+    assert after.config.gate and any(n.startswith("gate.") for n in changed) and any(n.startswith("F") for n in changed)
+    train(*args, "--iters", "4", "--resume")
+    assert (tmp_path / "run" / "step-0000004").is_dir()
+    with pytest.raises(SystemExit, match="trained the whole network; resume without --gate"):
+        train(*args, "--gate", "--iters", "5", "--resume")
+
+
 def test_gate_needs_a_trained_dbn_to_gate(capsys):
     with pytest.raises(SystemExit):
         parse_args(["--data", "d", "--out", "o", "--gate"])

@@ -316,11 +316,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.resume and resume_from is None:
         log.warning("--resume: no checkpoint in %s yet, starting from %s", args.out, args.init or "scratch")
     if resume_from is not None:
-        config = json.loads((resume_from / "config.json").read_text())["model"]
-        if (config["width"], config["head"], config.get("gate", False)) != (args.width, args.head, args.gate):
+        saved = json.loads((resume_from / "config.json").read_text())
+        config, gate_only = saved["model"], saved["args"].get("gate", False)
+        if (config["width"], config["head"], config.get("gate", False)) != (
+                model.config.width, model.config.head, model.config.gate):
             raise SystemExit(f"error: {resume_from} is width {config['width']} / head {config['head']} / "
                              f"{'' if config.get('gate') else 'no '}gate; pass the same --width/--head/--gate "
                              "to resume, or use a new --out")
+        if gate_only != args.gate:  # a gated model trains whole without --gate: the optimiser's state differs
+            raise SystemExit(f"error: {resume_from} trained {'only the gate' if gate_only else 'the whole network'}; "
+                             f"resume {'with' if gate_only else 'without'} --gate, or use a new --out")
         if config.get("folded", False) != model.folded:
             raise SystemExit(f"error: {resume_from} was {'' if config.get('folded') else 'not '}started with --init; "
                              "resume with the same --init, or use a new --out")
