@@ -112,9 +112,8 @@ def test_without_a_cuda_gpu_create_says_which_backends_to_use(model_path):
 @pytest.mark.parametrize("fp16, limit", [(False, 2e-3), (True, 2e-2)])  # fp32 convolutions may use TF32
 def test_on_the_gpu_the_output_matches_onnx_runtime(model_path, fp16, limit):
     backend = create(model_path, fp16=fp16)
-    frames = [backend.upload(f) for f in window()]
-    assert frames[0].is_cuda and frames[0].dtype == (torch.float16 if fp16 else torch.float32)
-    out = backend.infer([f[:, 4:20, 8:24] for f in frames])  # a tile, as tiles.py slices them
+    frames = [torch.from_numpy(f).cuda() for f in window()]
+    out = backend.infer([f[:, 4:20, 8:24] for f in frames]).cpu().numpy()  # a tile, as tiles.py slices them
     expected = run_onnx(model_path, [np.ascontiguousarray(f[:, 4:20, 8:24]) for f in window()])
     assert out.dtype == np.float32 and np.abs(out - expected).max() <= limit
 
@@ -122,10 +121,10 @@ def test_on_the_gpu_the_output_matches_onnx_runtime(model_path, fp16, limit):
 @needs_cuda
 def test_on_the_gpu_concurrent_streams_give_the_results_of_one_at_a_time(model_path):
     backend = create(model_path, num_streams=2)
-    windows = [[backend.upload(f) for f in window(start)] for start in range(6)]
-    alone = [backend.infer(w) for w in windows]
+    windows = [[torch.from_numpy(f).cuda() for f in window(start)] for start in range(6)]
+    alone = [backend.infer(w).cpu().numpy() for w in windows]
     with ThreadPoolExecutor(4) as pool:
-        together = list(pool.map(backend.infer, windows))
+        together = list(pool.map(lambda w: backend.infer(w).cpu().numpy(), windows))
     for a, b in zip(alone, together):
         np.testing.assert_array_equal(a, b)
 

@@ -11,7 +11,7 @@ from training_helpers import panning
 from vs_dvd import model as models
 from vs_dvd.align import align_window
 from vs_dvd.backends import cpu
-from vs_dvd.pipeline import Deblurrer, SourceCache, shifted
+from vs_dvd.pipeline import Deblurrer, HostPath, SourceCache, shifted
 from vs_dvd.tiles import Tiling
 
 
@@ -20,7 +20,7 @@ def deblurrer(model_path, clip: vs.VideoNode, tile=None, overlap=(0, 0)) -> Debl
     size = (-(-clip.height // 8) * 8, -(-clip.width // 8) * 8)
     tiling = Tiling.fit(size, tile, overlap)
     backend = cpu.create(info, device_id=0, fp16=False, num_streams=1, num_threads=1, shape=tiling.tile)
-    return Deblurrer(clip, backend, tiling, info.multiple, info.align)
+    return Deblurrer(clip, backend, HostPath(backend, info.multiple), tiling, info.multiple, info.align)
 
 
 def with_cuts(clip: vs.VideoNode) -> vs.VideoNode:

@@ -91,9 +91,11 @@ def test_trt_matches_the_cpu_backend_from_two_threads(cache_home, tmp_path, fp16
     reference = cpu.create(info, device_id=0, fp16=False, num_streams=1, num_threads=0, shape=SHAPE) \
         .infer([f[tile] for f in frames])
     backend = trt.create(info, device_id=0, fp16=fp16, num_streams=2, num_threads=0, shape=SHAPE)
-    resident = [backend.upload(f) for f in frames]
+    import torch
+
+    resident = [torch.from_numpy(f).to(backend.device) for f in frames]
     results: list[np.ndarray] = []
-    threads = [threading.Thread(target=lambda: results.append(backend.infer([r[tile] for r in resident])))
+    threads = [threading.Thread(target=lambda: results.append(backend.infer([r[tile] for r in resident]).cpu().numpy()))
                for _ in range(4)]
     for t in threads:
         t.start()

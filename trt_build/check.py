@@ -91,7 +91,7 @@ def run_engine(data: bytes, frames: np.ndarray, *, device: int, flavour: Flavour
     from .runner import Engine
 
     engine = Engine(flavour, data, device)
-    return engine.runner()([torch.from_numpy(frames[0]).to(engine.device)])
+    return engine.runner()(torch.from_numpy(frames).to(engine.device)).cpu().numpy()
 
 
 def engine_unrunnable() -> str | None:

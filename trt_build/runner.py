@@ -7,10 +7,6 @@ and the CUDA streams; TensorRT only reads and writes through the addresses it is
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
-
 from .flavour import Flavour
 
 
@@ -49,25 +45,24 @@ class Engine:
 
 
 class Runner:
-    """One execution context and stream: frames in (torch CUDA tensors), the sharp frame out (host array)."""
+    """One execution context: the engine reads its input and writes its output in torch CUDA tensors, on the
+    caller's current stream (no host round trip, no synchronisation)."""
 
     def __init__(self, engine: Engine):
         torch = engine._torch
         self._engine, self._torch = engine, torch
         with torch.cuda.device(engine.device):
             self._context = engine._engine.create_execution_context()
-            self._stream = torch.cuda.Stream(engine.device)
         if self._context is None:
             raise RuntimeError(f"TensorRT could not create an execution context on {engine.device} "
                                "(out of GPU memory?); lower num_streams")
 
-    def __call__(self, frames: Sequence) -> np.ndarray:
-        """C x H x W CUDA tensors (five RGB frames, oldest first, or one 15-channel stack) -> 1 x 3 x H x W."""
+    def __call__(self, batch):
+        """A 1 x 15 x H x W CUDA tensor (five RGB frames, oldest first) -> the 1 x 3 x H x W float32 output."""
         torch, engine, context = self._torch, self._engine, self._context
-        with torch.cuda.device(engine.device), torch.cuda.stream(self._stream):
-            # The frames were uploaded on the default stream: wait for that, then stack them contiguously.
-            self._stream.wait_stream(torch.cuda.default_stream(engine.device))
-            batch = torch.cat([f.to(engine.device, torch.float32) for f in frames])[None].contiguous()
+        with torch.cuda.device(engine.device):
+            stream = torch.cuda.current_stream(engine.device)
+            batch = batch.to(engine.device, torch.float32).contiguous()
             if not context.set_input_shape(engine.input, tuple(batch.shape)):
                 raise ValueError(f"input of shape {tuple(batch.shape)} is outside the engine's profile; "
                                  "build the engine for this size (trt_build --min-shape/--max-shape)")
@@ -75,6 +70,6 @@ class Runner:
                                 device=engine.device)
             context.set_tensor_address(engine.input, batch.data_ptr())
             context.set_tensor_address(engine.output, sharp.data_ptr())
-            if not context.execute_async_v3(self._stream.cuda_stream):
+            if not context.execute_async_v3(stream.cuda_stream):
                 raise RuntimeError("TensorRT failed to enqueue the engine (its log above says why)")
-            return sharp.cpu().numpy()  # a blocking copy on this stream: it waits for the engine
+            return sharp  # torch orders later work on this stream after the engine's

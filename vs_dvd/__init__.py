@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import vapoursynth as vs
 
 from . import backends, frames, model as models, tiles
-from .pipeline import Deblurrer
+from .pipeline import deblurred
 
 __version__ = "0.1.0"
 __all__ = ["deblur", "version"]
@@ -86,10 +86,9 @@ def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: 
     colour = frames.colour_of(clip, matrix)
     frames.check_conversion(clip, colour)
     tiling = _tiling(clip, info, tile, overlap, name, device_id, bool(fp16), num_streams)
-    engine = backends.create(name, info, device_id=device_id, fp16=bool(fp16),
+    engine = backends.create(name, info, auto=backend == "auto", device_id=device_id, fp16=bool(fp16),
                              num_streams=num_streams, num_threads=num_threads, shape=tiling.tile)
-    work = frames.to_work(clip, colour)
-    return frames.from_work(Deblurrer(work, engine, tiling, info.multiple, info.align).clip(), clip, colour)
+    return deblurred(clip, colour, engine, tiling, info.multiple, info.align)
 
 
 def version() -> dict[str, str]:

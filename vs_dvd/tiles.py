@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -71,16 +72,28 @@ class Tiling:
         wx = ramp(tw, ow, rise=x > 0, fall=x + tw < w)
         return np.outer(wy, wx)
 
-    def run(self, infer: Callable[[Sequence], np.ndarray], frames: Sequence) -> np.ndarray:
-        """``infer`` on every tile of ``frames`` (each C x H x W), blended into one 3 x H x W array."""
+    def run(self, infer: Callable[[Sequence], Any], frames: Sequence) -> Any:
+        """``infer`` on every tile of ``frames`` (each C x H x W), blended into one 3 x H x W array: numpy
+        arrays on the host, or torch tensors blended on their device."""
         if len(self.origins) == 1:
             return infer(frames)
         (h, w), (th, tw) = self.size, self.tile
-        total = np.zeros((3, h, w), np.float32)
-        weights = np.zeros((h, w), np.float32)
+        total = weights = None
         for y, x in self.origins:
-            weight = self.weight(y, x)
             out = infer([f[..., y:y + th, x:x + tw] for f in frames])
+            weight = _like(out, self.weight(y, x))
+            if total is None:
+                total, weights = _zeros(out, (3, h, w)), _zeros(out, (h, w))
             total[:, y:y + th, x:x + tw] += out * weight
             weights[y:y + th, x:x + tw] += weight
         return total / weights
+
+
+def _like(model_output: Any, values: np.ndarray) -> Any:
+    """``values`` where ``model_output`` lives: the array itself, or a tensor on the output's device."""
+    return values if isinstance(model_output, np.ndarray) else model_output.new_tensor(values)
+
+
+def _zeros(model_output: Any, shape: tuple[int, ...]) -> Any:
+    """float32 zeros where ``model_output`` lives."""
+    return np.zeros(shape, np.float32) if isinstance(model_output, np.ndarray) else model_output.new_zeros(shape)

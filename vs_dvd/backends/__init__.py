@@ -33,6 +33,10 @@ OV_INSTALL = "install OpenVINO (pip install 'vs-dvd[ov]')"
 
 
 class Backend(Protocol):
+    """What the host backends (cpu, ov) offer. The torch backends (cuda, trt) have no ``upload``: they
+    have ``device`` (a torch device) and ``num_streams`` instead, ``vs_dvd.gpu.path`` makes their resident
+    frames, and ``infer`` takes and returns float32 tensors on that device, on the current stream."""
+
     name: str  # "cpu" | "ov" | "cuda" | "trt"
 
     def upload(self, rgb: np.ndarray) -> Any:
@@ -41,9 +45,9 @@ class Backend(Protocol):
         Called once per source frame; the result is cached and shared by the five outputs using it.
         """
 
-    def infer(self, frames: Sequence[Any]) -> np.ndarray:
+    def infer(self, frames: Sequence[Any]) -> Any:
         """Five resident frames, or same-size ``[..., y0:y1, x0:x1]`` slices of them, oldest first
-        -> the sharp centre frame as a 3 x h x w float32 host array. Called concurrently."""
+        -> the sharp centre frame as a 3 x h x w float32 array. Called concurrently."""
 
 
 def module(name: str) -> ModuleType | None:
@@ -128,6 +132,13 @@ def free_memory(backend: str, device_id: int) -> int:
     return torch.cuda.mem_get_info(device_id)[0]
 
 
-def create(name: str, model, **options) -> Backend:
-    """An instance of backend ``name`` (already ``resolve``d) for ``model``."""
-    return module(name).create(model, **options)
+def create(name: str, model, auto: bool = False, **options) -> Backend:
+    """An instance of backend ``name`` (already ``resolve``d) for ``model``. With ``auto``, a trt engine
+    that cannot be built or loaded is reported in one log line and the cuda backend is used instead."""
+    try:
+        return module(name).create(model, **options)
+    except vs.Error as e:
+        if not (auto and name == "trt" and runtime_version("cuda") and _torch_sees_cuda()):
+            raise
+        vs.core.log_message(vs.MESSAGE_TYPE_WARNING, f"{e} (backend='auto': continuing on backend='cuda')")
+        return module("cuda").create(model, **options)

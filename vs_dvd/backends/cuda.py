@@ -8,9 +8,7 @@ execute any ONNX graph.
 from __future__ import annotations
 
 import importlib.util
-import queue
 from collections.abc import Sequence
-from contextlib import contextmanager
 from importlib import metadata
 
 import numpy as np
@@ -81,42 +79,23 @@ def load_dbn(model, who: str = "dvd.Deblur: backend='cuda'", instead: str = OTHE
 
 
 class CudaBackend:
-    """One network on one GPU, shared by ``num_streams`` CUDA streams (one inference each at a time)."""
+    """One network on one torch device, run on the caller's current stream; ``vs_dvd.gpu.path`` gives each
+    of ``num_streams`` frames in flight its own. Any torch device works: the tests run it on the CPU."""
 
     name = "cuda"
 
     def __init__(self, network, device, fp16: bool, num_streams: int):
-        import torch
+        from ..gpu import mixed
 
-        self._torch = torch
-        self._device = device
-        self._dtype = torch.float16 if fp16 else torch.float32
-        self._network = network.to(device, self._dtype)
-        self._streams: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(num_streams):
-            self._streams.put(torch.cuda.Stream(device))
+        self.device = device
+        self.num_streams = num_streams
+        self._fp16 = fp16
+        self._mixed = mixed
+        self._network = mixed.prepared(network, device)
 
-    @contextmanager
-    def _stream(self):
-        """A free stream, made current: blocks while all ``num_streams`` are busy."""
-        stream = self._streams.get()
-        try:
-            with self._torch.cuda.stream(stream):
-                yield stream
-        finally:
-            self._streams.put(stream)
-
-    def upload(self, rgb: np.ndarray):
-        with self._stream() as stream:
-            frame = self._torch.from_numpy(rgb).to(self._device, self._dtype)
-            stream.synchronize()  # other streams read it, and nothing orders them after this one
-        return frame
-
-    def infer(self, frames: Sequence) -> np.ndarray:
-        with self._stream(), self._torch.inference_mode():
-            batch = self._torch.cat(list(frames))[None]
-            # .cpu() waits for the stream: the inputs are no longer in use when this returns
-            return self._network(batch)[0].float().cpu().numpy()
+    def infer(self, frames: Sequence):
+        """Five resident RGB tensors (or tiles of them), oldest first -> the sharp centre frame, float32, on the device."""
+        return self._mixed.run(self._network, list(frames), self._fp16)
 
 
 def create(model, *, device_id: int, fp16: bool, num_streams: int, num_threads: int,
@@ -128,4 +107,5 @@ def create(model, *, device_id: int, fp16: bool, num_streams: int, num_threads: 
         raise vs.Error(f"dvd.Deblur: backend='cuda' needs PyTorch built with CUDA, but torch "
                        f"{torch.__version__} sees no CUDA GPU; install a CUDA build "
                        "(https://pytorch.org/get-started/locally/), or use backend='trt' or 'cpu'")
+    torch.backends.cudnn.benchmark = True  # every inference has the same shape: pick the fastest kernels once
     return CudaBackend(load_dbn(model), torch.device("cuda", device_id), fp16, num_streams)

@@ -15,7 +15,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import vapoursynth as vs
 
 
@@ -63,7 +62,9 @@ class _ToVapourSynth(logging.Handler):
 
 
 class TrtBackend:
-    """One deserialized engine; ``num_streams`` execution contexts, each with its own CUDA stream."""
+    """One deserialized engine; ``num_streams`` execution contexts, so as many frames are in flight. The
+    engine reads and writes torch tensors on the device directly (``trt_build.runner``), on the stream
+    ``vs_dvd.gpu.path`` makes current."""
 
     name = "trt"
 
@@ -71,18 +72,18 @@ class TrtBackend:
         import torch
 
         self._torch = torch
-        self._device = engine.device
+        self.device = engine.device
+        self.num_streams = num_streams
         self._runners: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(num_streams):
             self._runners.put(engine.runner())
 
-    def upload(self, rgb: np.ndarray):
-        return self._torch.from_numpy(rgb).to(self._device)
-
-    def infer(self, frames: Sequence) -> np.ndarray:
+    def infer(self, frames: Sequence):
+        """Five resident RGB tensors (or tiles of them), oldest first -> the sharp centre frame, float32, on the device."""
+        batch = self._torch.cat(list(frames))[None]
         runner = self._runners.get()  # blocks while all num_streams contexts are busy
         try:
-            return runner(frames)[0]
+            return runner(batch)[0]
         finally:
             self._runners.put(runner)
 

@@ -1,0 +1,151 @@
+"""A clip's planes <-> the model's RGB, in torch, as core.resize converts them.
+
+To RGB: integer samples to float (range and bit depth), chroma upsampled to full size where the format
+subsamples it (bicubic, sited by ``_ChromaLocation``), the YUV matrix, GRAY replicated to three planes;
+then NaN and infinities sanitised into [0, 1] and the frame mirror-padded to the model's multiple, as
+``vs_dvd.frames.read`` does on the host. Back: the inverse, ending in the clip's own sample type
+(rounded to the nearest integer, no dither: core.resize's default). Matrices that also need the
+transfer function (constant-luminance, chromaticity-derived and ICtCp ones) are not implemented here:
+``unsupported`` says so, and the caller falls back to core.resize.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import vapoursynth as vs
+
+from ..frames import NEEDS_TRANSFER, Colour
+from .resample import Resampler, taps
+
+# _Matrix -> (Kr, Kb) of the YUV matrices defined by their luma weights (as zimg defines them)
+LUMA_WEIGHTS = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 5: (0.299, 0.114), 6: (0.299, 0.114),
+                7: (0.212, 0.087), 9: (0.2627, 0.0593)}
+YCGCO = 8
+YCGCO_MATRIX = np.array([[0.25, 0.5, 0.25], [-0.25, 0.5, -0.25], [0.5, 0.0, -0.5]])  # RGB -> Y, Cg, Co
+# _ChromaLocation -> where chroma sits relative to the luma samples it covers: -0.5 left or top,
+# 0 centred, +0.5 bottom (zimg's convention), horizontally and vertically
+CHROMA_SITING = {0: (-0.5, 0.0), 1: (0.0, 0.0), 2: (-0.5, -0.5), 3: (0.0, -0.5), 4: (-0.5, 0.5), 5: (0.0, 0.5)}
+
+
+def unsupported(fmt: vs.VideoFormat, colour: Colour) -> str | None:
+    """Why this converter cannot convert ``fmt`` with ``colour``; None when it can."""
+    if fmt.color_family == vs.YUV and colour.matrix in NEEDS_TRANSFER:
+        return (f"_Matrix {colour.matrix} also needs the transfer function, which the torch colour "
+                "converter does not implement")
+    if fmt.color_family == vs.YUV and colour.matrix not in (*LUMA_WEIGHTS, YCGCO):
+        return f"_Matrix {colour.matrix} is not one the torch colour converter knows"
+    if fmt.sample_type == vs.INTEGER and fmt.bits_per_sample > 16:
+        return f"{fmt.bits_per_sample}-bit samples are not supported"
+    return None
+
+
+def rgb_to_yuv(matrix: int) -> np.ndarray:
+    """The 3 x 3 matrix from R, G, B to Y, U, V (U and V centred on 0, in [-0.5, 0.5])."""
+    if matrix == YCGCO:
+        return YCGCO_MATRIX
+    kr, kb = LUMA_WEIGHTS[matrix]
+    kg = 1 - kr - kb
+    luma = np.array([kr, kg, kb])
+    return np.stack([luma, (np.eye(3)[2] - luma) / (2 * (1 - kb)), (np.eye(3)[0] - luma) / (2 * (1 - kr))])
+
+
+def sample_scale(fmt: vs.VideoFormat, full_range: bool, chroma: bool, ycgco: bool = False) -> tuple[float, float]:
+    """(step, offset) with float value = (sample - offset) / step, as zimg converts integer samples
+    (limited-range YCgCo chroma spans luma's 219 steps, not 224)."""
+    bits = fmt.bits_per_sample
+    if fmt.sample_type == vs.FLOAT:
+        return 1.0, 0.0
+    if full_range:
+        return float(2 ** bits - 1), float(2 ** (bits - 1)) if chroma else 0.0
+    shift = 2 ** (bits - 8)
+    return float((224 if chroma and not ycgco else 219) * shift), float((128 if chroma else 16) * shift)
+
+
+def storage(fmt: vs.VideoFormat) -> torch.dtype:
+    """The torch dtype a plane of ``fmt`` travels as (16-bit integers as int16 bit patterns: torch's
+    uint16 lacks most CUDA kernels)."""
+    if fmt.sample_type == vs.FLOAT:
+        return torch.float16 if fmt.bits_per_sample == 16 else torch.float32
+    return torch.uint8 if fmt.bytes_per_sample == 1 else torch.int16
+
+
+class Converter:
+    """Frames of ``fmt`` (``width`` x ``height``, colour as ``colour``) to and from the model's padded
+    3 x H' x W' float32 RGB on ``device``; H' and W' are multiples of ``multiple``."""
+
+    def __init__(self, fmt: vs.VideoFormat, colour: Colour, width: int, height: int, multiple: int,
+                 device: torch.device):
+        why = unsupported(fmt, colour)
+        if why:
+            raise ValueError(why)
+        self.format, self.width, self.height, self.device = fmt, width, height, device
+        self.padding = (-width % multiple, -height % multiple)
+        family = fmt.color_family
+        full = colour.range == 1 if fmt.sample_type == vs.INTEGER else True
+        self._scales = [sample_scale(fmt, full, family == vs.YUV and p > 0, colour.matrix == YCGCO)
+                        for p in range(fmt.num_planes)]
+        self._peak = 2 ** fmt.bits_per_sample - 1
+        self._forward = self._inverse = None
+        if family == vs.YUV:
+            forward = rgb_to_yuv(colour.matrix)
+            self._forward = torch.tensor(forward, dtype=torch.float32, device=device)
+            self._inverse = torch.tensor(np.linalg.inv(forward), dtype=torch.float32, device=device)
+        self._up = self._down = None
+        if family == vs.YUV and fmt.subsampling_w + fmt.subsampling_h:
+            self._up, self._down = self._chroma_filters(colour.chromaloc or 0)
+
+    def _chroma_filters(self, chromaloc: int) -> tuple[list, list]:
+        """Per axis (columns, rows): chroma -> luma size and back, or None where not subsampled."""
+        up, down = [], []
+        for full, sub, siting in ((self.height, self.format.subsampling_h, CHROMA_SITING[chromaloc][1]),
+                                  (self.width, self.format.subsampling_w, CHROMA_SITING[chromaloc][0])):
+            if not sub:
+                up.append(None), down.append(None)
+                continue
+            small = full >> sub
+            up.append(Resampler(taps(small, full, -siting / 2 ** sub), self.device))
+            down.append(Resampler(taps(full, small, siting), self.device))
+        return up, down
+
+    def to_rgb(self, planes: list[torch.Tensor]) -> torch.Tensor:
+        """The frame's planes (on the device, in ``storage`` dtype) -> padded, sanitised RGB."""
+        values = [self._dequantise(plane, *scale) for plane, scale in zip(planes, self._scales)]
+        if self._up:
+            chroma = torch.stack(values[1:])
+            columns, rows = self._up
+            chroma = columns.columns(chroma) if columns else chroma
+            values[1:] = rows.rows(chroma) if rows else chroma
+        stacked = torch.stack(values) if len(values) == 3 else values[0].expand(3, -1, -1)
+        if self._inverse is not None:
+            stacked = torch.einsum("ij,jhw->ihw", self._inverse, stacked)
+        rgb = torch.nan_to_num(stacked, nan=0.0).clamp_(0.0, 1.0)
+        if any(self.padding):
+            rgb = torch.nn.functional.pad(rgb[None], (0, self.padding[0], 0, self.padding[1]), mode="reflect")[0]
+        return rgb.contiguous()
+
+    def from_rgb(self, rgb: torch.Tensor) -> list[torch.Tensor]:
+        """The model's padded RGB (float32, on the device) -> the clip's planes in ``storage`` dtype."""
+        rgb = rgb[:, :self.height, :self.width].float()
+        if self.format.color_family == vs.GRAY:
+            values = [rgb.mean(0)]
+        else:
+            values = list(torch.einsum("ij,jhw->ihw", self._forward, rgb)) if self._forward is not None else list(rgb)
+        if self._down:
+            chroma = torch.stack(values[1:])
+            columns, rows = self._down
+            chroma = rows.rows(chroma) if rows else chroma
+            values[1:] = columns.columns(chroma) if columns else chroma
+        return [self._quantise(v, *scale) for v, scale in zip(values, self._scales)]
+
+    def _dequantise(self, plane: torch.Tensor, step: float, offset: float) -> torch.Tensor:
+        if plane.dtype == torch.int16:  # 16-bit samples' bit patterns
+            plane = plane.int() & 0xFFFF
+        values = plane.float()
+        return values if step == 1.0 and offset == 0.0 else (values - offset) / step
+
+    def _quantise(self, values: torch.Tensor, step: float, offset: float) -> torch.Tensor:
+        dtype = storage(self.format)
+        if self.format.sample_type == vs.FLOAT:
+            return values.to(dtype)
+        samples = torch.round(values * step + offset).clamp_(0, self._peak)
+        return samples.to(torch.int32).to(dtype) if dtype == torch.int16 else samples.to(dtype)

@@ -1,0 +1,33 @@
+"""The torch DBN in the precisions trt_build gives its engines: the convolution trunk in fp16 (channels-last,
+under autocast), and everything that reads the centre frame in fp32 (the residual add and clamp follow
+from type promotion; the gate is wrapped), so a sharp centre frame never passes through fp16."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Fp32(nn.Module):
+    """``inner`` in float32 whatever the autocast around it."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(inputs[0].device.type, enabled=False):
+            return self.inner(*(x.float() for x in inputs))
+
+
+def prepared(network: nn.Module, device: torch.device) -> nn.Module:
+    """``network`` (fp32 weights) on ``device``, channels-last, with a DBN's gate kept in fp32."""
+    if getattr(network, "gate", None) is not None:
+        network.gate = Fp32(network.gate)
+    return network.to(device, memory_format=torch.channels_last).eval()
+
+
+def run(network: nn.Module, frames: list[torch.Tensor], fp16: bool) -> torch.Tensor:
+    """Five C x H x W frames (float32, oldest first) -> the 3 x H x W float32 output, on the current stream."""
+    batch = torch.cat(frames)[None].contiguous(memory_format=torch.channels_last)
+    with torch.autocast(batch.device.type, dtype=torch.float16, enabled=fp16):
+        return network(batch)[0].float()
