@@ -14,6 +14,7 @@ overlap); that is how the tests check it.
 from __future__ import annotations
 
 import queue
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -114,7 +115,9 @@ class DevicePath:
         a view of the frame (the conversion reads it before the frame is released)."""
         array = self._view(frame, plane)
         if not self._cuda:
-            return torch.from_numpy(array)
+            with warnings.catch_warnings():  # a read-only source plane: the conversion only reads it
+                warnings.simplefilter("ignore", UserWarning)
+                return torch.from_numpy(array)
         staged = torch.empty(array.shape, dtype=self._dtype, pin_memory=True)
         np.copyto(staged.numpy(), array)
         return staged
