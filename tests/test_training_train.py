@@ -221,28 +221,6 @@ def test_fitted_iters_ends_the_schedule_at_the_deadline_within_bounds():
     assert fitted_iters(100, rate=10.0, seconds_left=-1.0, cap=300) == 101
 
 
-def test_align_trains_on_aligned_windows_and_the_export_says_so(data, tmp_path, train):
-    from training.export import main as export
-    from vs_dvd import model as models
-
-    train("--data", data, "--out", tmp_path / "run", *TINY, "--amp", "off", "--iters", "2", "--val-every", "0",
-          "--align", "dis-fast")
-    export([str(tmp_path / "run"), "-o", str(tmp_path / "m.onnx")])
-    assert models.load(tmp_path / "m.onnx").align == "dis-fast"
-
-
-def test_init_warns_when_the_alignment_changes(data, tmp_path, train, caplog):
-    train("--data", data, "--out", tmp_path / "run", *TINY, "--amp", "off", "--iters", "1", "--val-every", "0",
-          "--init", dbn_onnx(tmp_path / "plain.onnx"), "--align", "dis-fast")
-    assert "was trained on unaligned windows, this run trains on dis-fast ones" in caplog.text
-
-
-def test_align_runs_in_the_cpu_loader_only(capsys):
-    with pytest.raises(SystemExit):
-        parse_args(["--data", "d", "--out", "o", "--align", "dis-fast", "--data-on-device"])
-    assert "--align runs optical flow in the CPU loader" in capsys.readouterr().err
-
-
 def test_sharp_frames_is_a_probability(capsys):
     with pytest.raises(SystemExit):
         parse_args(["--data", "d", "--out", "o", "--sharp-frames", "20"])

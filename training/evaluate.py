@@ -20,19 +20,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.metrics import structural_similarity
 from tqdm import tqdm
 
-from training.data.dataset import window
 from vs_dvd.align import align_window
+from vs_dvd.basics import MULTIPLE, dataset_clips, neighbours, psnr
 from vs_dvd.model import sidecar_path
-from vs_dvd.network import MULTIPLE
 
 log = logging.getLogger(__name__)
 
 SHARP_PSNR = 35.0  # input PSNR from which a frame counts as already sharp
 BANDS = (0.0, SHARP_PSNR, 45.0, float("inf"))  # input-PSNR bands of the report's "gain by input" table
-PSNR_CAP = 100.0  # identical frames: PSNR is infinite, counted as this
 METRICS = ("input_psnr", "output_psnr", "gain", "input_ssim", "output_ssim")
 RUNTIMES = ("onnxruntime", "openvino")
 
@@ -53,31 +51,10 @@ def load_model_bytes(model: Path | str | bytes) -> tuple[bytes, str, str | None]
     return onnx_bytes(net), f"{checkpoint} (exported in memory)", args.get("align")
 
 
-def clips_of(datasets: list[Path], split: str | None) -> list[tuple[Path, str]]:
-    """(dataset, clip name) of every clip in ``split`` (None: all), in manifest order."""
-    found = []
-    for root in map(Path, datasets):
-        manifest_file = root / "manifest.json"
-        if not manifest_file.is_file():
-            raise ValueError(f"{root} has no manifest.json: pass a dataset folder written by training.data.*")
-        manifest = json.loads(manifest_file.read_text())
-        found += [(root, name) for name, meta in manifest["clips"].items()
-                  if split is None or meta.get("split", "train") == split]
-    if not found:
-        raise ValueError(f"no {split!r} clips in {', '.join(map(str, datasets))}; pass --split train, or "
-                         "datasets that hold that split")
-    return found
-
-
 def pad_to_multiple(x: np.ndarray, multiple: int = MULTIPLE) -> np.ndarray:
     """N x C x H x W reflect-padded at the bottom and right to multiples of ``multiple``."""
     h, w = x.shape[-2:]
     return np.pad(x, ((0, 0), (0, 0), (0, -h % multiple), (0, -w % multiple)), mode="reflect")
-
-
-def psnr(reference: np.ndarray, image: np.ndarray) -> float:
-    with np.errstate(divide="ignore"):
-        return min(float(peak_signal_noise_ratio(reference, image, data_range=1.0)), PSNR_CAP)
 
 
 def ssim(reference: np.ndarray, image: np.ndarray) -> float:
@@ -110,7 +87,7 @@ def _frame_rows(infer: Callable, blurry: np.ndarray, sharp: np.ndarray, batch: i
     rows = []
     for start in range(0, count, batch):
         ks = range(start, min(start + batch, count))
-        windows = [[blurry[j] for j in window(k, t)] for k in ks]
+        windows = [[blurry[j] for j in neighbours(k, t)] for k in ks]
         if align:
             windows = [align_window(frames, align) for frames in windows]
         x = np.stack([np.concatenate(frames, axis=-1) for frames in windows])
@@ -167,7 +144,7 @@ def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | 
     """
     data, description, align = load_model_bytes(model)
     infer, runs_on = runner(data, runtime, fp16)
-    clips = clips_of(datasets, split)
+    clips = [(path.parent, path.name) for path in dataset_clips(datasets, split)]
     arrays = {}
     for root, name in clips:
         arrays[root, name] = (np.load(root / name / "blurry.npy", mmap_mode="r"),

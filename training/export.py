@@ -24,8 +24,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from trt_build.files import atomic_write_bytes  # one atomic writer for engines, models and checkpoints
 from vs_dvd.align import check_method
+from vs_dvd.basics import FRAMES, MULTIPLE, parse_size
 from vs_dvd.model import sidecar_path  # the runtime reads the sidecar where export writes it
-from vs_dvd.network import DBN, FRAMES, MULTIPLE, fold_batchnorm
+from vs_dvd.network import DBN, fold_batchnorm
 
 INPUT_NAME = "frames"
 OUTPUT_NAME = "sharp"
@@ -209,10 +210,9 @@ def load_average(paths: list[Path]) -> tuple[DBN, list[Path], list[dict]]:
 
 def _size(text: str) -> tuple[int, int]:
     try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not HxW, e.g. 64x96") from None
-    return h, w
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from training.data.dataset import ClipDataset, DeviceBatches
 from trt_build.files import atomic_write_bytes
-from vs_dvd.align import METHODS
+from vs_dvd.basics import psnr
 from vs_dvd.network import DBN, DBNConfig, with_gate
 
 if TYPE_CHECKING:
@@ -69,9 +69,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="with --loss psnr: the PSNR a sample's loss levels off at (an MSE floor added to each "
                         "sample's); a lower one keeps samples the model already renders nearly exactly, such "
                         "as --sharp-frames' sharp centres, from outweighing the blurry ones (default %(default)s)")
-    p.add_argument("--align", choices=METHODS, default=None,
-                   help="warp the neighbours onto the centre frame by optical flow (DBN+flow); the exported "
-                        "model's sidecar says so and the plugin aligns the same way (CPU loader only)")
     p.add_argument("--sharp-frames", type=float, default=0.0, metavar="P",
                    help="chance that each frame of a training window is fed sharp instead of blurry (\"lucky "
                         "frames\"; default 0)")
@@ -110,8 +107,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--psnr-ceiling is a PSNR above 0 dB (e.g. 40), not {args.psnr_ceiling}")
     if args.gate and args.init is None:
         p.error("--gate trains a gate on a trained DBN: pass --init MODEL.onnx")
-    if args.align and args.data_on_device:
-        p.error("--align runs optical flow in the CPU loader: leave out --data-on-device")
     return args
 
 
@@ -208,10 +203,9 @@ def initial_model(args: argparse.Namespace) -> DBN:
         model, info = load_exported(args.init, who="training --init", instead="train from scratch without --init")
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
-    if info.align != args.align:
-        log.warning("--init %s was trained on %s windows, this run trains on %s ones: its input changes, so "
-                    "measure the result against the model you start from", args.init, info.align or "unaligned",
-                    args.align or "unaligned")
+    if info.align:
+        log.warning("--init %s was trained on %s windows, this run trains on unaligned ones: its input changes, "
+                    "so measure the result against the model you start from", args.init, info.align)
     args.width, args.head = model.config.width, model.config.head
     if args.gate:
         model = with_gate(model)
@@ -267,9 +261,9 @@ def validate(model: DBN, data: ClipDataset, n: int, device: torch.device, amp: s
         x, y = (t[None].to(device) for t in data[i])
         with autocast(device, amp):
             out = model(x)
-        psnr = lambda a: -10 * torch.log10(torch.mean((a.float().clamp(0, 1) - y) ** 2) + 1e-10)
-        inputs.append(psnr(x[:, 6:9]).item())
-        gains.append(psnr(out).item() - inputs[-1])
+        target = y.cpu().numpy()
+        inputs.append(psnr(x[:, 6:9].cpu().numpy(), target))
+        gains.append(psnr(out.float().clamp(0, 1).cpu().numpy(), target) - inputs[-1])
     model.train()
     return {"input_psnr": sum(inputs) / n, "gain": sum(gains) / n}
 
@@ -342,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     if distributed:
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    train_data = ClipDataset(args.data, "train", args.crop, augment=True, seed=args.seed, align=args.align,
+    train_data = ClipDataset(args.data, "train", args.crop, augment=True, seed=args.seed,
                              sharp_frames=args.sharp_frames)
     if args.data_on_device:
         cut = DeviceBatches(train_data, device)
@@ -354,7 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     val_data = None
     if main_process and args.val_every:
         try:
-            val_data = ClipDataset(args.data, "val", args.crop, augment=False, seed=args.seed, align=args.align)
+            val_data = ClipDataset(args.data, "val", args.crop, augment=False, seed=args.seed)
         except ValueError:
             log.warning("no validation clips: validation skipped")
     writer = SummaryWriter(str(args.out / "tb")) if main_process else None

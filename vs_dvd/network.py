@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
+from .basics import FRAMES
+
 HEADS = ("residual", "sigmoid")
-FRAMES = 5
-MULTIPLE = 8  # three stride-2 stages: height and width must divide by 8
 BN_EPS = 1e-3
 
 

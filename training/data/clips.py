@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from training.data.dataset import has_clip, write_clip, write_manifest
+from vs_dvd.basics import MANIFEST
 
 Item = TypeVar("Item")
 
@@ -83,7 +84,7 @@ def write_sources(sources: list[Path], out: Path, kind: str, settings: dict,
     for source, name in tqdm(list(zip(sources, names)), desc=kind, unit="source"):
         meta = {"kind": kind, "source": str(source), "split": split, **settings}
         skipped += write_clips(*stream(source, name), out, name, meta, chunk)
-    manifest = Path(out) / "manifest.json"
+    manifest = Path(out) / MANIFEST
     known = json.loads(manifest.read_text()).get("sources", []) if manifest.is_file() else []
     now = [{"name": n, "path": str(s), "split": split, "licence": licence} for s, n in zip(sources, names)]
     info = {"kind": kind, **settings, "chunk": chunk, "max_side": max_side, "skipped_files": skipped,

@@ -26,11 +26,11 @@ from training.data.footage import Blur, in_between, windows
 from training.data.photos import (EXPOSURE, STEP, ShakeConfig, blur_sequence, draw_speed, linear_to_srgb,
                                   render, srgb_to_linear, trajectory)
 from training.data.sources import frames as source_frames
+from vs_dvd.basics import MULTIPLE  # view sizes the network takes without padding
 
 log = logging.getLogger(__name__)
 
 VIEW_SHARE = 5 / 6  # of each side, what the camera sees: the rest is room for the shake
-MULTIPLE = 8        # view sizes the network takes without padding
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from training.data.dataset import has_clip, write_clip, write_manifest
+from training.data.sources import read_image
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +119,8 @@ def synthesise_clip(photo: np.ndarray, cfg: ShakeConfig, rng: np.random.Generato
 
 def read_photo(path: Path) -> np.ndarray | None:
     """sRGB float32 in [0, 1], or None (with a warning) when the file cannot be decoded."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None or img.size == 0:
-        log.warning("skipping unreadable image %s", path)
-        return None
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+    image = read_image(path)
+    return None if image is None else image.astype(np.float32) / 255.0
 
 
 def synthesise(photos: list[tuple[str, Path, str]], out: Path, clips_per_photo: int,
