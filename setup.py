@@ -72,7 +72,7 @@ class BinaryDistribution(Distribution):
         return True
 
 
-TRT = ["tensorrt-rtx-cu13-libs", "tensorrt-rtx-cu13-bindings", "onnx"]
+TRT = ["tensorrt-rtx-cu13-libs", "tensorrt-rtx-cu13-bindings", "onnx", "ml_dtypes", "filelock"]
 CUDA = ["torch", "onnx"]
 OV = ["openvino"]  # faster CPU inference, bf16 where the CPU has it
 ALIGN = ["opencv-python-headless"]  # models trained on flow-aligned windows (sidecar "align")

@@ -45,10 +45,11 @@ def load_model_bytes(model: Path | str | bytes) -> tuple[bytes, str, str | None]
         side = sidecar_path(path)
         align = json.loads(side.read_text()).get("align") if side.is_file() else None
         return path.read_bytes(), str(path), align
-    from training.export import load_checkpoint, onnx_bytes
+    from training import checkpoint
+    from training.export import onnx_bytes
 
-    net, checkpoint, args = load_checkpoint(path)
-    return onnx_bytes(net), f"{checkpoint} (exported in memory)", args.get("align")
+    net, folder, args = checkpoint.load(path)
+    return onnx_bytes(net), f"{folder} (exported in memory)", args.get("align")
 
 
 def pad_to_multiple(x: np.ndarray, multiple: int = MULTIPLE) -> np.ndarray:

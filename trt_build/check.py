@@ -110,8 +110,8 @@ class Measurement:
 
     @property
     def passed(self) -> bool:
-        """Not below the target (a measurement that was not taken does not fail)."""
-        return self.db is None or self.db >= self.target_db
+        """Measured, and not below the target: what was not measured has not passed."""
+        return self.db is not None and self.db >= self.target_db
 
     def __str__(self) -> str:
         if self.db is None:
