@@ -142,7 +142,7 @@ def _render_missing(script: Path, opts: Options, record: manifest.Manifest, reso
     missing = [i for i in range(len(record.ranges)) if i not in record.done]
     if not missing:
         return
-    say(f"rendering {len(missing)} chunks" + (f" on at most {opts.workers} workers" if opts.workers else ""))
+    say(f"chunks to render: {len(missing)}" + (f", at most {opts.workers} at once" if opts.workers else ""))
     task = ray.remote(_chunk_task).options(max_retries=ATTEMPTS - 1, retry_exceptions=True, **resources)
     progress = ray.remote(Progress).options(num_cpus=0).remote()
     args = tuple(sorted(opts.args.items()))
