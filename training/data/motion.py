@@ -184,10 +184,11 @@ def draw(shake: Shake, n: int, half: tuple[float, float], rng: np.random.Generat
     longest = shake.max_blur or shake.max_speed * exposure
     blur = rng.uniform(0.0, 0.3) if static else longest * rng.uniform(0.05, 1.0) ** 1.5  # more mild than strong
     speed = min(blur / max(exposure - 1, 1), shake.max_speed)
-    for _ in range(3):  # the map is nearly linear in the path: a few rescales reach the speed (zoom's exp too)
+    for _ in range(20):  # the map is nearly linear in the path: rescales reach the speed (zoom's exp too)
         moved = displacement(homographies(path, focal), half)
-        if moved > 0:
-            path *= speed / moved
+        if moved == 0 or abs(moved / speed - 1) < 0.01:
+            break
+        path *= speed / moved
     params = {"family": family, "exposure": exposure, "speed": round(speed, 4), "focal": round(focal, 1),
               "substeps": max(1, int(np.ceil(speed))), "gamma": bool(rng.random() < shake.gamma_share),
               **degrade.draw(rng, rng.random() < shake.noise_share, rng.random() < shake.compress_share)}
