@@ -21,11 +21,12 @@ from vs_dvd.basics import MANIFEST
 Item = TypeVar("Item")
 
 
-def write_clips(items: Iterable[Item | None], make: Callable[[Item], tuple[np.ndarray, np.ndarray]],
+def write_clips(items: Iterable[Item | None], make: Callable[[Item], tuple],
                 out: Path, name: str, meta: dict, chunk: int = 0) -> int:
     """Write clips ``name-0000``, ``name-0001``, ... of ``chunk`` frames (0: no limit); returns the breaks seen.
 
-    ``None`` in ``items`` is a break (an unreadable file): the current clip ends there.
+    ``make`` returns (blurry, sharp) or (blurry, sharp, parameters); the clip's record lists the parameters
+    under ``shakes``. ``None`` in ``items`` is a break (an unreadable file): the current clip ends there.
     """
     record = Path(out) / f".{name}.done.json"  # dot-prefixed, so never taken for a clip
     if record.is_file():
@@ -33,13 +34,14 @@ def write_clips(items: Iterable[Item | None], make: Callable[[Item], tuple[np.nd
         if all(has_clip(out, clip) for clip in done["clips"]):
             return done["breaks"]
     breaks, part, count = 0, 0, 0  # count: frames of the current clip, computed or already on disk
-    pending: list[tuple[np.ndarray, np.ndarray]] = []
+    pending: list[tuple] = []
 
     def flush() -> None:
         nonlocal part, count, pending
         if pending:
-            blurry, sharp = (np.stack(frames) for frames in zip(*pending))
-            write_clip(out, f"{name}-{part:04d}", blurry, sharp, meta)
+            blurry, sharp = (np.stack(frames) for frames in list(zip(*pending))[:2])
+            shakes = [p[2] for p in pending if len(p) > 2]  # a make that records each frame's shake
+            write_clip(out, f"{name}-{part:04d}", blurry, sharp, {**meta, **({"shakes": shakes} if shakes else {})})
         part, count, pending = part + 1, 0, []
 
     for item in items:
