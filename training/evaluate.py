@@ -30,7 +30,7 @@ from vs_dvd.model import sidecar_path
 log = logging.getLogger(__name__)
 
 SHARP_PSNR = 35.0  # input PSNR from which a frame counts as already sharp
-BANDS = (0.0, SHARP_PSNR, 45.0, float("inf"))  # input-PSNR bands of the report's "gain by input" table
+BANDS = (0.0, 25.0, 30.0, SHARP_PSNR, 45.0, float("inf"))  # input-PSNR bands of the report's "gain by input" table
 METRICS = ("input_psnr", "output_psnr", "gain", "input_ssim", "output_ssim")
 RUNTIMES = ("onnxruntime", "openvino")
 
@@ -135,6 +135,21 @@ def gain_by_input(frames: list[dict]) -> list[dict]:
     return bands
 
 
+def shake_of(meta: dict, frame: int) -> dict:
+    """The camera draw behind one frame of a clip (``training.data.motion``), as its record keeps it:
+    per clip for photos, per frame for footage; {} for data made before families were recorded."""
+    shakes = meta.get("shakes")
+    return (shakes[frame] if shakes and frame < len(shakes) else meta.get("shake")) or {}
+
+
+def by_family(frames: list[dict]) -> dict:
+    """Blurry/sharp gains and input-PSNR bands per camera-motion family: generalisation is measured on the
+    families a model never trained on."""
+    families = sorted({r["family"] for r in frames if r.get("family")})
+    return {f: {**split_at_sharp(rows), "by_input_psnr": gain_by_input(rows)}
+            for f in families for rows in [[r for r in frames if r.get("family") == f]]}
+
+
 def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | None = "val",
                   out: Path | None = None, batch: int = 4, runtime: str = "onnxruntime", fp16: bool = False,
                   limit: int | None = None) -> dict:
@@ -155,13 +170,16 @@ def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | 
     with tqdm(total=sum(counts.values()), desc="evaluate", unit="frame") as bar:
         for (root, name), (blurry, sharp) in arrays.items():
             rows = _frame_rows(infer, blurry, sharp, batch, counts[root, name], bar, align)
-            frames += [{"dataset": str(root), "clip": name, **r} for r in rows]
+            meta = json.loads((root / name / "meta.json").read_text())
+            frames += [{"dataset": str(root), "clip": name, **r, "family": shake_of(meta, r["frame"]).get("family"),
+                        "exposure": shake_of(meta, r["frame"]).get("exposure")} for r in rows]
             per_clip.append({"dataset": str(root), "clip": name, "frames": len(rows), **_means(rows)})
     summary = {
         "model": description, "sha256": hashlib.sha256(data).hexdigest(), "align": align, "runtime": runs_on,
         "split": split,
         "clips_evaluated": len(per_clip), "frames": len(frames), **_means(frames),
-        **split_at_sharp(frames), "by_input_psnr": gain_by_input(frames), "clips": per_clip,
+        **split_at_sharp(frames), "by_input_psnr": gain_by_input(frames),
+        "by_family": by_family(frames), "clips": per_clip,
     }
     if out is not None:
         write_report(Path(out), summary, frames)
@@ -222,6 +240,11 @@ def write_report(out: Path, summary: dict, frames: list[dict]) -> None:
              "| input PSNR | frames | mean gain |", "|---|---|---|"]
     lines += [f"| {b['input_from']:g}" + (f"–{b['input_below']:g} dB" if b["input_below"] else " dB and up")
               + f" | {b['frames']} | {_db(b['gain'])} |" for b in summary["by_input_psnr"]]
+    if summary.get("by_family"):
+        lines += ["", "| camera family | blurry frames | gain on blurry | sharp frames | gain on sharp |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {f} | {g['blurry_input_frames']} | {_db(g['gain_on_blurry_input'])} | "
+                  f"{g['sharp_input_frames']} | {_db(g['gain_on_sharp_input'])} |" for f, g in summary["by_family"].items()]
     lines += ["", "![gain vs input PSNR](gain_vs_input.png)", "",
               "| dataset | clip | frames | input PSNR | output PSNR | gain | input SSIM | output SSIM |",
               "|---|---|---|---|---|---|---|---|"]
