@@ -72,10 +72,12 @@ class BinaryDistribution(Distribution):
         return True
 
 
-TRT = ["tensorrt-rtx-cu13-libs", "tensorrt-rtx-cu13-bindings", "onnx", "torch"]  # torch owns the engine's device memory
+TRT = ["tensorrt-rtx-cu13-libs", "tensorrt-rtx-cu13-bindings", "onnx", "ml_dtypes", "filelock",
+       "torch"]  # torch owns the engine's device memory and streams
 CUDA = ["torch", "onnx"]
 OV = ["openvino"]  # faster CPU inference, bf16 where the CPU has it
 ALIGN = ["opencv-python-headless"]  # models trained on flow-aligned windows (sidecar "align")
+FLEET = ["ray", "tqdm"]  # vs-dvd render: chunks on Ray workers across GPUs and machines
 TRAIN = ["torch", "safetensors", "tqdm", "tensorboard", "scikit-image", "scikit-video", "av",
          "opencv-python-headless", "matplotlib", "onnx"]
 
@@ -89,11 +91,12 @@ setup(
     install_requires=["vapoursynth>=81", "numpy", "onnxruntime"],
     extras_require={
         "align": ALIGN,
+        "fleet": FLEET,
         "cuda": CUDA,
         "ov": OV,
         "trt": TRT,
         "train": TRAIN,
-        "test": sorted({"pytest", "pytest-timeout", "vapoursynth-mlrt-ort", *ALIGN, *CUDA, *OV, *TRT, *TRAIN}),
+        "test": sorted({"pytest", "pytest-timeout", "vapoursynth-mlrt-ort", *ALIGN, *FLEET, *CUDA, *OV, *TRT, *TRAIN}),
     },
     cmdclass={"build": BuildWithPlugin, "build_plugin": BuildPlugin},
     distclass=BinaryDistribution,

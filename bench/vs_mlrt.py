@@ -26,7 +26,7 @@ import vapoursynth as vs
 
 from vs_dvd import model as models
 from vs_dvd.pipeline import shifted
-from vs_dvd.window import RADIUS
+from vs_dvd.basics import RADIUS
 
 core = vs.core
 TOLERANCE = {"cpu": 1e-4, "cuda": 2e-2}  # max |difference| of outputs in [0, 1]: fp32 vs fp16 / TF32

@@ -33,7 +33,7 @@ from demo.report import Scores, side_by_side, write_png
 from demo.sample import CACHE, DESCRIPTION, SampleError, sample_clip
 from training.data import sources
 from training.data.handheld import Camera, blur
-from training.data.photos import ShakeConfig
+from training.data.motion import Shake
 from vs_dvd import model as models
 
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shake", type=float, default=2.0,
                         help="strongest shake, px per virtual frame (1/8 frame); each frame draws "
                              "10-100%% of it (default %(default)s; training goes up to "
-                             f"{ShakeConfig.max_speed:g})")
+                             f"{Shake.max_speed:g})")
     parser.add_argument("--seed", type=int, default=0, help="of the shake (default %(default)s)")
     parser.add_argument("--model", type=Path, help="ONNX model (default: the bundled one)")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "demo",
@@ -90,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
 
         step(f"2/4 blurring {args.frames} frames the paper's way: 8x optical-flow frames, hand shake "
              f"up to {args.shake:g} px per virtual frame, 7 of every 8 averaged")
-        pairs = list(tqdm(blur(frames, Camera(args.shake, 0.0, args.seed)), total=args.frames, unit="frame"))
-        blurry, sharp = (np.stack(clip) for clip in zip(*pairs))
+        camera = Camera(Shake(max_speed=args.shake, static_share=0.0), args.seed)
+        pairs = list(tqdm(blur(frames, camera), total=args.frames, unit="frame"))
+        blurry, sharp = (np.stack(clip) for clip in list(zip(*pairs))[:2])
 
         step(f"3/4 deblurring {blurry.shape[2]}x{blurry.shape[1]} at {fps} fps: vspipe -c y4m "
              f"deblur.vpy - | ffmpeg, core.dvd.Deblur(backend='cpu'), model "

@@ -2,6 +2,8 @@
 on the CPU; a named backend
 that cannot run here is a vs.Error that says what to install or which backend to use instead.
 Where a test needs a GPU this machine may not have, it stands in for the CUDA driver's count only."""
+import os
+
 import pytest
 import vapoursynth as vs
 
@@ -107,11 +109,11 @@ def test_a_device_id_past_the_last_gpu_is_refused(one_gpu):
 
 
 def test_every_backend_module_exists_and_reports_its_runtime():
-    assert backends.NAMES == ("trt", "cuda", "ov", "cpu")
     assert all(backends.module(name) is not None for name in backends.NAMES)
     assert backends.runtime_version("cpu").startswith("onnxruntime ")
     assert backends.module("nonexistent") is None and backends.runtime_version("nonexistent") is None
 
 
 def test_the_cpu_backends_can_use_some_of_the_host_memory():
-    assert backends.free_memory("cpu", 0) == backends.free_memory("ov", 0) > 0
+    total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert 0 < backends.free_memory("cpu", 0) <= total and 0 < backends.free_memory("ov", 0) <= total

@@ -79,14 +79,14 @@ def test_weights_reached_through_identity_links_are_read(model_path, tmp_path):
 
 def test_a_model_without_sidecar_is_refused_with_the_backends_that_run_it(model_path, tmp_path):
     bare = shutil.copy(model_path, tmp_path / "bare.onnx")
-    with pytest.raises(vs.Error, match=r"backend='cuda' rebuilds the network from the model's sidecar, but "
-                                       f"model {bare} has none; use backend='cpu' or backend='trt'"):
+    with pytest.raises(vs.Error, match=r"backend='cuda' rebuilds the DBN from the model's weights, but "
+                                       f"model {bare} has no sidecar .*; use backend='cpu' or backend='trt'"):
         cuda.load_dbn(models.load(bare))
 
 
 def test_a_model_that_is_not_a_dbn_is_refused_with_the_backends_that_run_it(model_path, tmp_path):
     other = with_sidecar(model_path, tmp_path, name="UNet")
-    with pytest.raises(vs.Error, match=r"runs DBN models only, and model .* is a 'UNet'.*use backend='cpu'"):
+    with pytest.raises(vs.Error, match=r"model .* is a 'UNet' according to its sidecar, not a DBN; use backend='cpu'"):
         cuda.load_dbn(models.load(other))
 
 

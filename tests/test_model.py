@@ -32,13 +32,13 @@ def copy_model(source, folder, with_sidecar=True):
     return target
 
 
-def test_bundled_model_is_the_default_and_says_it_is_a_placeholder():
+def test_the_default_model_is_the_bundled_gated_full_width_dbn_and_no_placeholder():
     info = models.load()
     assert info.path == models.BUNDLED
     assert (info.input_name, info.output_name, info.multiple) == ("frames", "sharp", 8)
-    assert info.sha256 == info.sidecar["sha256"]
-    assert info.architecture["name"] == "DBN"
-    assert info.placeholder == ("PLACEHOLDER" in info.describe())
+    assert info.architecture == {"name": "DBN", "width": 64, "head": "residual", "gate": True}
+    assert not info.placeholder and "PLACEHOLDER" not in info.describe()
+    assert info.describe().startswith(f"dbn.onnx sha256:{info.sha256[:12]} DBN width 64 residual head, gated")
 
 
 def test_a_model_without_sidecar_is_read_from_the_onnx_alone(model_path, tmp_path):

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file
 from training_helpers import make_checkpoint, make_dataset, moving_point, texture, trained_like, write_video
 
-from training import train
+from training import checkpoint as checkpoints, train
 from training.data import footage
 from vs_dvd.network import DBN, DBNConfig
 
@@ -34,11 +34,11 @@ KILLED_AT = 6  # the checkpoint write that is interrupted; 2 and 4 are complete 
 KILLER = textwrap.dedent("""
     import os, shutil, signal, sys
     import torch
-    from training import train
+    from training import checkpoint, train
 
     module, attr, nth, at, *argv = sys.argv[1:]
     module = {"os": os, "shutil": shutil, "torch": torch}[module]
-    original, save, calls = getattr(module, attr), train.save_checkpoint, []
+    original, save, calls = getattr(module, attr), checkpoint.save, []
 
     def killing(*args, **kwargs):
         if calls and calls[0] == int(at):
@@ -52,7 +52,7 @@ KILLER = textwrap.dedent("""
         return save(out, model, opt, sched, step, args)
 
     setattr(module, attr, killing)
-    train.save_checkpoint = saving
+    checkpoint.save = saving
     train.main(argv)
 """)
 
@@ -100,11 +100,11 @@ def run_training(*args, preexec_fn=None) -> subprocess.CompletedProcess:
 
 def assert_latest_is_complete(out, steps) -> int:
     """``latest`` names a checkpoint with readable weights, state and config; returns its step."""
-    checkpoint = train.latest_checkpoint(out)
-    assert checkpoint is not None and checkpoint.name in {f"step-{s:07d}" for s in steps}
-    train.load_model(checkpoint)  # weights (safetensors) and config.json
-    state = torch.load(checkpoint / "state.pt", weights_only=True)
-    assert f"step-{state['step']:07d}" == checkpoint.name
+    newest = checkpoints.latest(out)
+    assert newest is not None and newest.name in {f"step-{s:07d}" for s in steps}
+    checkpoints.load_model(newest)  # weights (safetensors) and config.json
+    state = torch.load(newest / "state.pt", weights_only=True)
+    assert f"step-{state['step']:07d}" == newest.name
     return state["step"]
 
 
@@ -138,7 +138,7 @@ def test_sigterm_to_the_whole_process_group_stops_at_a_checkpoint(data, tmp_path
                                    env={**os.environ, "PYTHONPATH": str(ROOT)})
         try:
             deadline = time.time() + 120
-            while train.latest_checkpoint(tmp_path) is None and process.poll() is None and time.time() < deadline:
+            while checkpoints.latest(tmp_path) is None and process.poll() is None and time.time() < deadline:
                 time.sleep(0.2)
             os.killpg(process.pid, signal.SIGTERM)
             assert process.wait(timeout=120) == 0, (tmp_path / "log").read_text()[-2000:]

@@ -8,7 +8,8 @@ import pytest
 from plugin_helpers import picker_onnx
 from training_helpers import make_checkpoint, make_dataset, panning, texture
 
-from training.evaluate import evaluate_onnx, gain_by_input, main, pad_to_multiple, split_at_sharp
+from training.evaluate import (by_family, evaluate_onnx, gain_by_input, main, pad_to_multiple, shake_of,
+                               split_at_sharp)
 from training.export import export_onnx
 from vs_dvd import backends
 from vs_dvd.network import DBN, DBNConfig
@@ -60,11 +61,25 @@ def test_frames_with_sharp_input_are_summarised_apart(data, identity):
 def test_gains_are_reported_by_input_psnr_band():
     frames = [{"input_psnr": p, "gain": g} for p, g in ((20.0, 3.0), (30.0, 1.0), (35.0, 0.5), (50.0, -2.0))]
     assert gain_by_input(frames) == [
-        {"input_from": 0.0, "input_below": 35.0, "frames": 2, "gain": 2.0},
+        {"input_from": 0.0, "input_below": 25.0, "frames": 1, "gain": 3.0},
+        {"input_from": 25.0, "input_below": 30.0, "frames": 0, "gain": None},
+        {"input_from": 30.0, "input_below": 35.0, "frames": 1, "gain": 1.0},
         {"input_from": 35.0, "input_below": 45.0, "frames": 1, "gain": 0.5},
         {"input_from": 45.0, "input_below": None, "frames": 1, "gain": -2.0}]
     assert split_at_sharp(frames) == {"blurry_input_frames": 2, "gain_on_blurry_input": 2.0,
                                       "sharp_input_frames": 2, "gain_on_sharp_input": -0.75}
+
+
+def test_gains_are_reported_per_camera_family_from_each_frames_recorded_shake():
+    meta = {"shakes": [{"family": "walk"}, {"family": "jolt"}]}
+    assert [shake_of(meta, k)["family"] for k in (0, 1)] == ["walk", "jolt"]
+    assert shake_of({"shake": {"family": "zoom"}}, 3) == {"family": "zoom"} and shake_of({}, 0) == {}
+    frames = [{"input_psnr": p, "gain": g, "family": f}
+              for p, g, f in ((20.0, 3.0, "walk"), (40.0, 0.0, "walk"), (22.0, 1.0, "jolt"), (30.0, 9.0, None))]
+    got = by_family(frames)
+    assert sorted(got) == ["jolt", "walk"]
+    assert got["walk"]["gain_on_blurry_input"] == 3.0 and got["walk"]["sharp_input_frames"] == 1
+    assert got["jolt"]["blurry_input_frames"] == 1 and got["jolt"]["by_input_psnr"][0]["gain"] == 1.0
 
 
 def test_a_checkpoint_is_exported_in_memory_and_measures_the_same(data, identity, tmp_path):

@@ -8,8 +8,9 @@ from training_helpers import panning, texture, write_folder, write_video
 
 from training import corpus
 from training.data.handheld import Camera, blur, exposures, main, synthesise, view_size
+from training.data.motion import Shake
 
-STILL = Camera(max_speed=0.0, static_share=0.0)
+STILL = Camera(Shake(max_speed=0.0, static_share=0.0))
 
 
 def view_of(frame: np.ndarray) -> np.ndarray:
@@ -31,9 +32,9 @@ def test_the_camera_sees_the_middle_five_sixths_in_multiples_of_8():
 
 def test_each_source_frame_but_the_ends_becomes_a_pair_whose_sharp_frame_is_the_source_itself():
     frames = panning(6)
-    pairs = list(blur(frames, Camera(max_speed=3.0, static_share=0.0)))
+    pairs = list(blur(frames, Camera(Shake(max_speed=3.0, static_share=0.0))))
     assert len(pairs) == 4
-    for k, (blurry, sharp) in enumerate(pairs, start=1):
+    for k, (blurry, sharp, _) in enumerate(pairs, start=1):
         assert blurry.shape == sharp.shape == (*view_size(72, 96), 3)
         np.testing.assert_array_equal(sharp, view_of(frames[k]))
 
@@ -41,7 +42,7 @@ def test_each_source_frame_but_the_ends_becomes_a_pair_whose_sharp_frame_is_the_
 def test_a_still_camera_on_a_still_scene_gives_no_blur():
     pairs = list(blur([texture((72, 96))] * 4, STILL))
     assert len(pairs) == 2
-    for blurry, sharp in pairs:
+    for blurry, sharp, _ in pairs:
         assert np.abs(blurry.astype(int) - sharp).max() <= 1  # linear-light round trip
 
 
@@ -49,8 +50,8 @@ def test_a_shaking_camera_blurs_and_a_steadier_one_blurs_less():
     frames = panning(4)
 
     def blurry_psnr(max_speed: float) -> float:
-        pairs = blur(frames, Camera(max_speed=max_speed, static_share=0.0))
-        return np.mean([peak_signal_noise_ratio(sharp, blurry) for blurry, sharp in pairs])
+        pairs = blur(frames, Camera(Shake(max_speed=max_speed, static_share=0.0)))
+        return np.mean([peak_signal_noise_ratio(sharp, blurry) for blurry, sharp, _ in pairs])
 
     steady, shaky = blurry_psnr(0.5), blurry_psnr(4.0)
     assert shaky < steady < 45
@@ -64,7 +65,7 @@ def test_a_break_ends_a_run_and_each_run_loses_its_first_and_last_frame():
 
 def test_clips_hold_the_shaken_pairs_and_the_manifest_records_the_source(tmp_path):
     video = write_video(tmp_path / "pan.mov", panning(7), fps=30)
-    info = synthesise([video], tmp_path / "out", Camera(max_speed=2.0, static_share=0.0), chunk=3,
+    info = synthesise([video], tmp_path / "out", Camera(Shake(max_speed=2.0, static_share=0.0)), chunk=3,
                       split="val", licence="CC0")
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert {n: m["frames"] for n, m in manifest["clips"].items()} == {"pan-0000": 3, "pan-0001": 2}
@@ -78,7 +79,7 @@ def test_clips_hold_the_shaken_pairs_and_the_manifest_records_the_source(tmp_pat
 
 def test_the_shake_of_a_frame_depends_on_seed_name_and_index_alone(tmp_path):
     frames = panning(6)
-    camera = Camera(max_speed=3.0, static_share=0.0)
+    camera = Camera(Shake(max_speed=3.0, static_share=0.0))
     synthesise([write_folder(tmp_path / "a", frames)], tmp_path / "whole", camera, chunk=2)
     synthesise([write_folder(tmp_path / "a", frames)], tmp_path / "resumed", camera, chunk=2)
     (tmp_path / "resumed" / ".a.done.json").unlink()  # a run cut after its first clip

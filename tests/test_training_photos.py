@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from training_helpers import texture
 
+from training.data.motion import Shake, tremor
 from training.data.photos import (EXPOSURE, STEP, ShakeConfig, blur_sequence, linear_to_srgb, main,
-                                  srgb_to_linear, synthesise, synthesise_clip, trajectory)
+                                  srgb_to_linear, synthesise, synthesise_clip)
 
 
 def test_every_8th_virtual_frame_is_sharp_and_the_7_around_it_are_averaged():
@@ -18,10 +19,10 @@ def test_every_8th_virtual_frame_is_sharp_and_the_7_around_it_are_averaged():
     assert EXPOSURE == 7 and STEP == 8
 
 
-def test_the_trajectory_moves_at_the_asked_rms_speed_and_is_centred_on_the_middle_frame():
-    path = trajectory(200, 3.0, np.random.default_rng(0))
+def test_the_tremor_path_moves_at_one_px_rms_per_virtual_frame():
+    path = tremor(200, np.random.default_rng(0))
     speed = np.sqrt((np.diff(path[:, :2], axis=0) ** 2).sum(1).mean())
-    assert abs(speed - 3.0) < 1e-9 and np.all(path[100] == 0)
+    assert abs(speed - 1.0) < 1e-9
 
 
 def test_srgb_and_linear_light_round_trip():
@@ -31,12 +32,12 @@ def test_srgb_and_linear_light_round_trip():
 
 def test_a_static_clip_is_sharp_and_a_shaken_one_is_blurry():
     photo = texture((96, 96), seed=1).astype(np.float32) / 255
-    still = synthesise_clip(photo, ShakeConfig(frames=3, size=64, static_share=1.0), np.random.default_rng(0))
-    shaken = synthesise_clip(photo, ShakeConfig(frames=3, size=64, static_share=0.0, max_speed=4.0),
+    still = synthesise_clip(photo, ShakeConfig(frames=3, size=64, shake=Shake(static_share=1.0)), np.random.default_rng(0))
+    shaken = synthesise_clip(photo, ShakeConfig(frames=3, size=64, shake=Shake(static_share=0.0, max_speed=4.0)),
                              np.random.default_rng(1))
-    for blurry, sharp in (still, shaken):
+    for blurry, sharp, _ in (still, shaken):
         assert blurry.shape == sharp.shape == (3, 64, 64, 3) and blurry.dtype == np.uint8
-    difference = [np.abs(b.astype(int) - s.astype(int)).mean() for b, s in (still, shaken)]
+    difference = [np.abs(b.astype(int) - s.astype(int)).mean() for b, s, _ in (still, shaken)]
     assert difference[0] < 1.0 < difference[1]
 
 

@@ -15,14 +15,15 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto
+from filelock import FileLock
+from onnx import TensorProto, numpy_helper
 
 from trt_build import BuildError, Profile, build_engine, cache_key, engine_fields, ensure_engine, sidecar_path
 from trt_build.__main__ import main
 from trt_build.build import KEY_FIELDS
 from trt_build.cache import engine_path
-from trt_build.check import check_engine, psnr, read_frames
-from trt_build.files import atomic_write_bytes, exclusive_lock
+from trt_build.check import Measurement, check_engine, engine_unrunnable, psnr, read_frames
+from trt_build.files import atomic_write_bytes
 from trt_build.flavour import FlavourError, load
 from trt_build.precision import emulated_in_fp32, lower_precision, pinned_nodes
 from trt_build.profile import parse_shape
@@ -289,7 +290,7 @@ def test_two_processes_building_the_same_engine_leave_one_valid_engine(tmp_path)
     """)
     path = engine_path(tmp_path, engine_fields(BUNDLED, precision="fp16", profile=SMALL))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with exclusive_lock(path.with_name(path.name + ".lock")):  # hold both back until both are ready,
+    with FileLock(path.with_name(path.name + ".lock")):  # hold both back until both are ready,
         procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
                  for _ in range(2)]
         assert [p.stdout.readline() for p in procs] == ["ready\n"] * 2
@@ -386,8 +387,15 @@ def test_check_measures_the_lowered_graph_and_says_why_the_engine_was_not_run(tm
     assert target_db <= graph.db < 120 and graph.passed
     if on_gpu.db is None:
         assert "CUDA" in on_gpu.skipped or "PyTorch" in on_gpu.skipped
+        assert not on_gpu.passed and "not measured" in str(on_gpu)
     else:
         assert on_gpu.db >= target_db
+
+
+def test_a_measurement_passes_only_when_taken_and_on_target():
+    assert Measurement("x", 50.0, db=50.0).passed
+    assert not Measurement("x", 50.0, db=49.9).passed and "BELOW TARGET" in str(Measurement("x", 50.0, db=49.9))
+    assert not Measurement("x", 50.0, skipped="no GPU").passed
 
 
 # --- the CLI ------------------------------------------------------------------------------------
@@ -397,7 +405,7 @@ def test_cli_builds_an_engine_and_its_sidecar_then_checks_it(tmp_path, random_on
     done = subprocess.run([sys.executable, "-m", "trt_build", str(random_onnx), "-o", str(tmp_path / "w4.engine"),
                            "--opt-shape", "64x64", "--check", str(clip)],
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == (0 if engine_unrunnable() is None else 3), done.stderr
     sidecar = json.loads((tmp_path / "w4.engine.json").read_text())
     assert sidecar["precision"] == "fp16" and sidecar["profile"]["opt"] == [64, 64]
     assert (tmp_path / "w4.engine").stat().st_size == sidecar["engine_bytes"]
@@ -455,3 +463,11 @@ def test_engine_matches_onnx_runtime_on_the_gpu(tmp_path, random_onnx, precision
         out = run_engine(engine.read_bytes(), x, device=0, flavour=load())
         assert out.shape == (1, 3, *size) and out.dtype == np.float32
         assert psnr(out, run_onnx(onnx.load(random_onnx), x)) >= target_db
+
+
+def test_bf16_weights_round_to_nearest_even_and_stay_nan():
+    from trt_build.precision import _bf16_tensor
+
+    values = np.array([1 + 2 ** -8, 1 + 3 * 2 ** -8, -2.0, np.nan], np.float32)  # two ties, an exact value, NaN
+    rounded = numpy_helper.to_array(_bf16_tensor(values, "w")).astype(np.float32)
+    assert rounded[:3].tolist() == [1.0, 1 + 2 ** -6, -2.0] and np.isnan(rounded[3])

@@ -1,6 +1,6 @@
 """Which five source frames feed output frame n: n-2 ... n+2, repeating the nearest frame of n's own
 scene instead of stepping past either end of the clip or across a scene cut."""
-from vs_dvd.window import is_cut, neighbours, window
+from vs_dvd.window import is_cut, window
 
 
 def no_cuts(k: int) -> bool:
@@ -41,12 +41,6 @@ def test_frames_after_a_cut_never_see_the_previous_scene():
 
 def test_a_one_frame_scene_sees_only_itself():
     assert window(5, 10, cut_after(4, 5)) == [5] * 5
-
-
-def test_neighbours_are_the_five_candidates_clamped_to_the_clip():
-    assert neighbours(0, 10) == [0, 0, 0, 1, 2]
-    assert neighbours(5, 10) == [3, 4, 5, 6, 7]
-    assert neighbours(1, 2) == [0, 0, 1, 1, 1]
 
 
 def test_a_cut_is_marked_by_scene_change_next_before_it_or_scene_change_prev_after_it():

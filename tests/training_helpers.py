@@ -66,17 +66,20 @@ def trained_like(model):
 
 
 def make_checkpoint(out: Path, model, step: int = 10, align: str | None = None) -> Path:
-    """A checkpoint folder written by training.train itself, holding ``model`` (trained with ``--align``)."""
+    """A checkpoint folder written by training.train itself, holding ``model`` (its args saying ``align``, as
+    checkpoints of runs on aligned windows do)."""
     import torch
 
-    from training.train import parse_args, save_checkpoint
+    from training import checkpoint
+    from training.train import parse_args
 
     args = parse_args(["--data", str(out / "unused"), "--out", str(out), "--width", str(model.config.width),
-                       "--head", model.config.head, *(["--align", align] if align else [])])
+                       "--head", model.config.head])
+    args.align = align
     opt = torch.optim.Adam(model.parameters())
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     out.mkdir(parents=True, exist_ok=True)
-    return save_checkpoint(out, model, opt, sched, step, args)
+    return checkpoint.save(out, model, opt, sched, step, vars(args))
 
 
 def make_dataset(root: Path, clips: dict[str, tuple[np.ndarray, np.ndarray, str]]) -> Path:

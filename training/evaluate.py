@@ -20,19 +20,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.metrics import structural_similarity
 from tqdm import tqdm
 
-from training.data.dataset import window
 from vs_dvd.align import align_window
+from vs_dvd.basics import MULTIPLE, dataset_clips, neighbours, psnr
 from vs_dvd.model import sidecar_path
-from vs_dvd.network import MULTIPLE
 
 log = logging.getLogger(__name__)
 
 SHARP_PSNR = 35.0  # input PSNR from which a frame counts as already sharp
-BANDS = (0.0, SHARP_PSNR, 45.0, float("inf"))  # input-PSNR bands of the report's "gain by input" table
-PSNR_CAP = 100.0  # identical frames: PSNR is infinite, counted as this
+BANDS = (0.0, 25.0, 30.0, SHARP_PSNR, 45.0, float("inf"))  # input-PSNR bands of the report's "gain by input" table
 METRICS = ("input_psnr", "output_psnr", "gain", "input_ssim", "output_ssim")
 RUNTIMES = ("onnxruntime", "openvino")
 
@@ -47,37 +45,17 @@ def load_model_bytes(model: Path | str | bytes) -> tuple[bytes, str, str | None]
         side = sidecar_path(path)
         align = json.loads(side.read_text()).get("align") if side.is_file() else None
         return path.read_bytes(), str(path), align
-    from training.export import load_checkpoint, onnx_bytes
+    from training import checkpoint
+    from training.export import onnx_bytes
 
-    net, checkpoint, args = load_checkpoint(path)
-    return onnx_bytes(net), f"{checkpoint} (exported in memory)", args.get("align")
-
-
-def clips_of(datasets: list[Path], split: str | None) -> list[tuple[Path, str]]:
-    """(dataset, clip name) of every clip in ``split`` (None: all), in manifest order."""
-    found = []
-    for root in map(Path, datasets):
-        manifest_file = root / "manifest.json"
-        if not manifest_file.is_file():
-            raise ValueError(f"{root} has no manifest.json: pass a dataset folder written by training.data.*")
-        manifest = json.loads(manifest_file.read_text())
-        found += [(root, name) for name, meta in manifest["clips"].items()
-                  if split is None or meta.get("split", "train") == split]
-    if not found:
-        raise ValueError(f"no {split!r} clips in {', '.join(map(str, datasets))}; pass --split train, or "
-                         "datasets that hold that split")
-    return found
+    net, folder, args = checkpoint.load(path)
+    return onnx_bytes(net), f"{folder} (exported in memory)", args.get("align")
 
 
 def pad_to_multiple(x: np.ndarray, multiple: int = MULTIPLE) -> np.ndarray:
     """N x C x H x W reflect-padded at the bottom and right to multiples of ``multiple``."""
     h, w = x.shape[-2:]
     return np.pad(x, ((0, 0), (0, 0), (0, -h % multiple), (0, -w % multiple)), mode="reflect")
-
-
-def psnr(reference: np.ndarray, image: np.ndarray) -> float:
-    with np.errstate(divide="ignore"):
-        return min(float(peak_signal_noise_ratio(reference, image, data_range=1.0)), PSNR_CAP)
 
 
 def ssim(reference: np.ndarray, image: np.ndarray) -> float:
@@ -110,7 +88,7 @@ def _frame_rows(infer: Callable, blurry: np.ndarray, sharp: np.ndarray, batch: i
     rows = []
     for start in range(0, count, batch):
         ks = range(start, min(start + batch, count))
-        windows = [[blurry[j] for j in window(k, t)] for k in ks]
+        windows = [[blurry[j] for j in neighbours(k, t)] for k in ks]
         if align:
             windows = [align_window(frames, align) for frames in windows]
         x = np.stack([np.concatenate(frames, axis=-1) for frames in windows])
@@ -157,6 +135,21 @@ def gain_by_input(frames: list[dict]) -> list[dict]:
     return bands
 
 
+def shake_of(meta: dict, frame: int) -> dict:
+    """The camera draw behind one frame of a clip (``training.data.motion``), as its record keeps it:
+    per clip for photos, per frame for footage; {} for data made before families were recorded."""
+    shakes = meta.get("shakes")
+    return (shakes[frame] if shakes and frame < len(shakes) else meta.get("shake")) or {}
+
+
+def by_family(frames: list[dict]) -> dict:
+    """Blurry/sharp gains and input-PSNR bands per camera-motion family: generalisation is measured on the
+    families a model never trained on."""
+    families = sorted({r["family"] for r in frames if r.get("family")})
+    return {f: {**split_at_sharp(rows), "by_input_psnr": gain_by_input(rows)}
+            for f in families for rows in [[r for r in frames if r.get("family") == f]]}
+
+
 def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | None = "val",
                   out: Path | None = None, batch: int = 4, runtime: str = "onnxruntime", fp16: bool = False,
                   limit: int | None = None) -> dict:
@@ -167,7 +160,7 @@ def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | 
     """
     data, description, align = load_model_bytes(model)
     infer, runs_on = runner(data, runtime, fp16)
-    clips = clips_of(datasets, split)
+    clips = [(path.parent, path.name) for path in dataset_clips(datasets, split)]
     arrays = {}
     for root, name in clips:
         arrays[root, name] = (np.load(root / name / "blurry.npy", mmap_mode="r"),
@@ -177,13 +170,16 @@ def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | 
     with tqdm(total=sum(counts.values()), desc="evaluate", unit="frame") as bar:
         for (root, name), (blurry, sharp) in arrays.items():
             rows = _frame_rows(infer, blurry, sharp, batch, counts[root, name], bar, align)
-            frames += [{"dataset": str(root), "clip": name, **r} for r in rows]
+            meta = json.loads((root / name / "meta.json").read_text())
+            frames += [{"dataset": str(root), "clip": name, **r, "family": shake_of(meta, r["frame"]).get("family"),
+                        "exposure": shake_of(meta, r["frame"]).get("exposure")} for r in rows]
             per_clip.append({"dataset": str(root), "clip": name, "frames": len(rows), **_means(rows)})
     summary = {
         "model": description, "sha256": hashlib.sha256(data).hexdigest(), "align": align, "runtime": runs_on,
         "split": split,
         "clips_evaluated": len(per_clip), "frames": len(frames), **_means(frames),
-        **split_at_sharp(frames), "by_input_psnr": gain_by_input(frames), "clips": per_clip,
+        **split_at_sharp(frames), "by_input_psnr": gain_by_input(frames),
+        "by_family": by_family(frames), "clips": per_clip,
     }
     if out is not None:
         write_report(Path(out), summary, frames)
@@ -244,6 +240,11 @@ def write_report(out: Path, summary: dict, frames: list[dict]) -> None:
              "| input PSNR | frames | mean gain |", "|---|---|---|"]
     lines += [f"| {b['input_from']:g}" + (f"–{b['input_below']:g} dB" if b["input_below"] else " dB and up")
               + f" | {b['frames']} | {_db(b['gain'])} |" for b in summary["by_input_psnr"]]
+    if summary.get("by_family"):
+        lines += ["", "| camera family | blurry frames | gain on blurry | sharp frames | gain on sharp |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {f} | {g['blurry_input_frames']} | {_db(g['gain_on_blurry_input'])} | "
+                  f"{g['sharp_input_frames']} | {_db(g['gain_on_sharp_input'])} |" for f, g in summary["by_family"].items()]
     lines += ["", "![gain vs input PSNR](gain_vs_input.png)", "",
               "| dataset | clip | frames | input PSNR | output PSNR | gain | input SSIM | output SSIM |",
               "|---|---|---|---|---|---|---|---|"]

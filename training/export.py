@@ -22,10 +22,12 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
+from training import checkpoint
 from trt_build.files import atomic_write_bytes  # one atomic writer for engines, models and checkpoints
 from vs_dvd.align import check_method
+from vs_dvd.basics import FRAMES, MULTIPLE, parse_size
 from vs_dvd.model import sidecar_path  # the runtime reads the sidecar where export writes it
-from vs_dvd.network import DBN, FRAMES, MULTIPLE, fold_batchnorm
+from vs_dvd.network import DBN, fold_batchnorm
 
 INPUT_NAME = "frames"
 OUTPUT_NAME = "sharp"
@@ -159,60 +161,11 @@ def export_onnx(model: DBN, path: Path, metadata: dict | None = None, *, fp16_we
     return sidecar
 
 
-def resolve_checkpoint(path: Path) -> Path:
-    """A ``step-NNNNNNN`` folder as given, or the newest one of a training ``--out`` folder."""
-    from training.train import latest_checkpoint
-
-    path = Path(path)
-    if (path / "config.json").is_file() and (path / "model.safetensors").is_file():
-        return path
-    latest = latest_checkpoint(path) if path.is_dir() else None
-    if latest is None or not latest.is_dir():
-        raise ValueError(f"{path} is neither a checkpoint folder (step-NNNNNNN with model.safetensors and "
-                         "config.json) nor a training --out folder with a 'latest' checkpoint; pass one of those")
-    return latest
-
-
-def load_checkpoint(path: Path) -> tuple[DBN, Path, dict]:
-    """(model, checkpoint, its training args) for a checkpoint, a training --out folder or an exported .onnx
-    (BatchNorm folded: it averages with fine-tunings of itself, which ``--init`` starts folded)."""
-    from training.train import load_exported, load_model
-
-    if Path(path).suffix == ".onnx":
-        model, info = load_exported(Path(path), who="training.export", instead="pass training checkpoints")
-        return model.eval(), Path(path), {"align": info.align}
-    checkpoint = resolve_checkpoint(path)
-    args = json.loads((checkpoint / "config.json").read_text()).get("args", {})
-    return load_model(checkpoint).eval(), checkpoint, args
-
-
-def load_average(paths: list[Path]) -> tuple[DBN, list[Path], list[dict]]:
-    """The uniform weight average of checkpoints of one network (a "model soup", Wortsman et al. 2022):
-    two fine-tunings of one model, averaged, often keep the strengths of both. One path loads as is."""
-    loaded = [load_checkpoint(p) for p in paths]
-    model, first, _ = loaded[0]
-    states = [m.state_dict() for m, _, _ in loaded]
-    shapes = lambda state: {k: v.shape for k, v in state.items()}
-    for (other, checkpoint, _), state in zip(loaded[1:], states[1:]):
-        if other.config != model.config or shapes(state) != shapes(states[0]):
-            raise ValueError(f"{checkpoint} is not the same network as {first} ({other.config} vs {model.config}, "
-                             "or BatchNorm folded in one only): average checkpoints of one architecture")
-    aligns = {a.get("align") for _, _, a in loaded}
-    if len(aligns) > 1:
-        raise ValueError(f"{', '.join(str(c) for _, c, _ in loaded)} were trained on windows aligned in different "
-                         f"ways ({', '.join(map(str, aligns))}): average checkpoints trained on the same input")
-    if len(loaded) > 1:
-        model.load_state_dict({k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype)
-                               if v.is_floating_point() else v for k, v in states[0].items()})
-    return model, [c for _, c, _ in loaded], [a for _, _, a in loaded]
-
-
 def _size(text: str) -> tuple[int, int]:
     try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not HxW, e.g. 64x96") from None
-    return h, w
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -232,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="frame size of the parity check (default 64x96)")
     args = parser.parse_args(argv)
     try:
-        model, checkpoints, training_args = load_average(args.checkpoints)
+        model, checkpoints, training_args = checkpoint.average(args.checkpoints)
         provenance = ({"checkpoint": checkpoints[0].name, "training": training_args[0]} if len(checkpoints) == 1 else
                       {"checkpoint": [str(c) for c in checkpoints], "training": training_args,
                        "weights_averaged": True})

@@ -8,10 +8,10 @@ import argparse
 
 from torch import nn
 
-from vs_dvd.network import DBN, FRAMES, MULTIPLE, Block, DBNConfig, fold_batchnorm, layer_names
+from vs_dvd.basics import FRAMES, MULTIPLE
+from vs_dvd.network import DBN, Block, DBNConfig, fold_batchnorm, layer_names
 
-__all__ = ["DBN", "DBNConfig", "Block", "FRAMES", "MULTIPLE", "fold_batchnorm", "layer_names",
-           "layer_table", "parameter_count"]
+__all__ = ["DBN", "DBNConfig", "Block", "fold_batchnorm", "layer_names", "layer_table", "parameter_count"]
 
 
 def layer_table(model: DBN) -> list[dict]:

@@ -3,45 +3,36 @@
 One loop, nanoGPT style. Paper defaults (Adam, lr 0.005 halved every 8k iterations after 24k, 80k
 iterations, batch 64, MSE on 128-px crops). bf16 autocast where the hardware has native bf16, AMP
 on CUDA; several GPUs or nodes through ``torchrun`` (DDP, NCCL on CUDA, gloo on the CPU). A
-checkpoint is a folder ``step-NNNNNNN`` (weights in safetensors, optimizer/scheduler/RNG/step in
-``state.pt``, config in ``config.json``) written under a temporary name and renamed, with ``latest``
-naming the newest complete one, so a kill at any moment loses at most the steps since the last
-checkpoint.
+checkpoint (``training.checkpoint``) is written every ``--ckpt-every`` steps and at a stop, so a kill
+at any moment loses at most the steps since the last one; ``--resume`` continues the newest, with its
+network.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import os
 import shutil
 import signal
-import tempfile
 import time
 from contextlib import nullcontext
 from itertools import count
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+from training import checkpoint
 from training.data.dataset import ClipDataset, DeviceBatches
-from trt_build.files import atomic_write_bytes
-from vs_dvd.align import METHODS
+from vs_dvd.basics import psnr
 from vs_dvd.network import DBN, DBNConfig, with_gate
 
-if TYPE_CHECKING:
-    from vs_dvd.model import ModelInfo  # imports vapoursynth: at run time only where --init needs it
-
 log = logging.getLogger("training.train")
-KEEP = 2  # complete checkpoints kept on disk
 PSNR_CEILING = 80.0  # dB where the PSNR loss levels off by default: exact samples stay finite
 
 
@@ -69,9 +60,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="with --loss psnr: the PSNR a sample's loss levels off at (an MSE floor added to each "
                         "sample's); a lower one keeps samples the model already renders nearly exactly, such "
                         "as --sharp-frames' sharp centres, from outweighing the blurry ones (default %(default)s)")
-    p.add_argument("--align", choices=METHODS, default=None,
-                   help="warp the neighbours onto the centre frame by optical flow (DBN+flow); the exported "
-                        "model's sidecar says so and the plugin aligns the same way (CPU loader only)")
     p.add_argument("--sharp-frames", type=float, default=0.0, metavar="P",
                    help="chance that each frame of a training window is fed sharp instead of blurry (\"lucky "
                         "frames\"; default 0)")
@@ -110,8 +98,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--psnr-ceiling is a PSNR above 0 dB (e.g. 40), not {args.psnr_ceiling}")
     if args.gate and args.init is None:
         p.error("--gate trains a gate on a trained DBN: pass --init MODEL.onnx")
-    if args.align and args.data_on_device:
-        p.error("--align runs optical flow in the CPU loader: leave out --data-on-device")
     return args
 
 
@@ -174,30 +160,6 @@ def leave_sigterm_to_the_trainer(worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def latest_checkpoint(out: Path) -> Path | None:
-    pointer = out / "latest"
-    return out / pointer.read_text().strip() if pointer.is_file() else None
-
-
-def load_exported(path: Path, who: str, instead: str) -> tuple[DBN, ModelInfo]:
-    """(folded DBN, runtime ``ModelInfo``) of an .onnx model that training.export wrote; ValueError if it is not one.
-
-    ``who`` and ``instead`` word the errors for the caller."""
-    import vapoursynth as vs
-
-    from vs_dvd import model as models
-    from vs_dvd.backends.cuda import load_dbn
-
-    try:
-        info = models.load(path)
-        return load_dbn(info, who=who, instead=instead), info
-    except vs.Error as e:  # the runtime's file checks speak as dvd.Deblur, load_dbn's already as who
-        message = str(e)
-        if message.startswith(RUNTIME := "dvd.Deblur: "):
-            message = f"{who}: {message[len(RUNTIME):]}"
-        raise ValueError(message) from None
-
-
 def initial_model(args: argparse.Namespace) -> DBN:
     """A new DBN, or with ``--init`` the folded DBN of an exported model (``args`` then takes its width and head)."""
     if args.init is None:
@@ -205,56 +167,16 @@ def initial_model(args: argparse.Namespace) -> DBN:
     if not args.init.is_file():
         raise SystemExit(f"error: --init {args.init} is not a file; pass an .onnx model exported by training.export")
     try:
-        model, info = load_exported(args.init, who="training --init", instead="train from scratch without --init")
+        model, _, settings = checkpoint.load(args.init)
     except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
-    if info.align != args.align:
-        log.warning("--init %s was trained on %s windows, this run trains on %s ones: its input changes, so "
-                    "measure the result against the model you start from", args.init, info.align or "unaligned",
-                    args.align or "unaligned")
+        raise SystemExit(f"error: --init: {e}; pass an .onnx model exported by training.export, or train from "
+                         "scratch without --init") from None
+    if settings["align"]:
+        log.warning("--init %s was trained on %s windows, this run trains on unaligned ones: its input changes, "
+                    "so measure the result against the model you start from", args.init, settings["align"])
     args.width, args.head = model.config.width, model.config.head
     if args.gate:
         model = with_gate(model)
-    return model
-
-
-def save_checkpoint(out: Path, model: DBN, opt, sched, step: int, args: argparse.Namespace) -> Path:
-    """Write ``step-NNNNNNN`` atomically, point ``latest`` at it and prune old ones."""
-    final = out / f"step-{step:07d}"
-    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".tmp-"))
-    try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-                  tmp / "model.safetensors")
-        rng = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step, "rng": rng},
-                   tmp / "state.pt")
-        config = {"model": {**model.config.to_dict(), "folded": model.folded},
-                  "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
-        (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        if final.exists():  # this step is on disk already, maybe named by `latest`: never remove it
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    atomic_write_bytes(out / "latest", final.name.encode())
-    for old in sorted(out.glob("step-*"))[:-KEEP]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def load_model(checkpoint: Path) -> DBN:
-    """A DBN with a checkpoint's weights (safetensors only: nothing is unpickled)."""
-    config = json.loads((checkpoint / "config.json").read_text())["model"]
-    model = DBN(DBNConfig(width=config["width"], head=config["head"], gate=config.get("gate", False)),
-                folded=config.get("folded", False))
-    model.load_state_dict(load_file(checkpoint / "model.safetensors"))
     return model
 
 
@@ -267,9 +189,9 @@ def validate(model: DBN, data: ClipDataset, n: int, device: torch.device, amp: s
         x, y = (t[None].to(device) for t in data[i])
         with autocast(device, amp):
             out = model(x)
-        psnr = lambda a: -10 * torch.log10(torch.mean((a.float().clamp(0, 1) - y) ** 2) + 1e-10)
-        inputs.append(psnr(x[:, 6:9]).item())
-        gains.append(psnr(out).item() - inputs[-1])
+        target = y.cpu().numpy()
+        inputs.append(psnr(x[:, 6:9].cpu().numpy(), target))
+        gains.append(psnr(out.float().clamp(0, 1).cpu().numpy(), target) - inputs[-1])
     model.train()
     return {"input_psnr": sum(inputs) / n, "gain": sum(gains) / n}
 
@@ -294,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO if main_process else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
-    if not args.resume and latest_checkpoint(args.out) is not None:  # its pruning would delete ours
+    if not args.resume and checkpoint.latest(args.out) is not None:  # its pruning would delete ours
         raise SystemExit(f"error: {args.out} holds the checkpoints of another run; pass --resume to "
                          "continue it, or use a new --out")
     for stale in args.out.glob(".tmp-*"):  # a checkpoint write that was killed half-way
@@ -304,45 +226,39 @@ def main(argv: list[str] | None = None) -> None:
     if args.loss == "psnr" and args.init is None and args.head == "residual":
         log.warning("--loss psnr from scratch: the residual head's zero-initialised output scale tends to stay "
                     "shut under this loss (output == input); train with --loss mse, then fine-tune with --init")
+    resume_from = checkpoint.latest(args.out) if args.resume else None
+    if args.resume and resume_from is None:
+        log.warning("--resume: no checkpoint in %s yet, starting from %s", args.out, args.init or "scratch")
+    if resume_from is not None:
+        # As nanoGPT does: the network and what of it trains are the checkpoint's, whatever the flags say.
+        args.gate = bool(checkpoint.config(resume_from)["args"].get("gate", False))
+        model = checkpoint.load_model(resume_from)
+        args.width, args.head = model.config.width, model.config.head
+    else:
+        model = initial_model(args)
     # channels_last: the layout oneDNN and cuDNN convolve fastest.
-    model = initial_model(args).train().to(device, memory_format=torch.channels_last)
+    model = model.train().to(device, memory_format=torch.channels_last)
     if args.gate:  # the DBN stays as it was: only the gate learns
         model.requires_grad_(False)
         model.gate.requires_grad_(True)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, args))
     step = 0
-    resume_from = latest_checkpoint(args.out) if args.resume else None
-    if args.resume and resume_from is None:
-        log.warning("--resume: no checkpoint in %s yet, starting from %s", args.out, args.init or "scratch")
     if resume_from is not None:
-        saved = json.loads((resume_from / "config.json").read_text())
-        config, gate_only = saved["model"], saved["args"].get("gate", False)
-        if (config["width"], config["head"], config.get("gate", False)) != (
-                model.config.width, model.config.head, model.config.gate):
-            raise SystemExit(f"error: {resume_from} is width {config['width']} / head {config['head']} / "
-                             f"{'' if config.get('gate') else 'no '}gate; pass the same --width/--head/--gate "
-                             "to resume, or use a new --out")
-        if gate_only != args.gate:  # a gated model trains whole without --gate: the optimiser's state differs
-            raise SystemExit(f"error: {resume_from} trained {'only the gate' if gate_only else 'the whole network'}; "
-                             f"resume {'with' if gate_only else 'without'} --gate, or use a new --out")
-        if config.get("folded", False) != model.folded:
-            raise SystemExit(f"error: {resume_from} was {'' if config.get('folded') else 'not '}started with --init; "
-                             "resume with the same --init, or use a new --out")
-        model.load_state_dict(load_file(resume_from / "model.safetensors"))
-        state = torch.load(resume_from / "state.pt", weights_only=True, map_location="cpu")
+        state = checkpoint.load_state(resume_from)
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step = state["step"]
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        log.info("resumed from %s at step %d", resume_from, step)
+        log.info("resumed from %s at step %d (its network: %s%s)", resume_from, step, model.config,
+                 ", the gate alone training" if args.gate else "")
     raw = model
     if distributed:
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    train_data = ClipDataset(args.data, "train", args.crop, augment=True, seed=args.seed, align=args.align,
+    train_data = ClipDataset(args.data, "train", args.crop, augment=True, seed=args.seed,
                              sharp_frames=args.sharp_frames)
     if args.data_on_device:
         cut = DeviceBatches(train_data, device)
@@ -354,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     val_data = None
     if main_process and args.val_every:
         try:
-            val_data = ClipDataset(args.data, "val", args.crop, augment=False, seed=args.seed, align=args.align)
+            val_data = ClipDataset(args.data, "val", args.crop, augment=False, seed=args.seed)
         except ValueError:
             log.warning("no validation clips: validation skipped")
     writer = SummaryWriter(str(args.out / "tb")) if main_process else None
@@ -413,14 +329,14 @@ def main(argv: list[str] | None = None) -> None:
             writer.add_scalar("val/psnr_gain", v["gain"], step)
             log.info("step %d validation: input %.2f dB, gain %+.3f dB", step, v["input_psnr"], v["gain"])
         if main_process and (step % args.ckpt_every == 0 or step == args.iters):
-            save_checkpoint(args.out, raw, opt, sched, step, args)
+            checkpoint.save(args.out, raw, opt, sched, step, vars(args))
         stop = stop or time.time() > deadline
         if distributed:  # every rank stops at the same step, or DDP would hang
             flag = torch.tensor([float(stop)], device=device)
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             stop = bool(flag.item())
     if main_process and stop and step % args.ckpt_every:
-        save_checkpoint(args.out, raw, opt, sched, step, args)
+        checkpoint.save(args.out, raw, opt, sched, step, vars(args))
     if stop:
         log.info("stopped (SIGTERM or --time-limit) at step %d; continue with --resume", step)
     bar.close()

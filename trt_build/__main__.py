@@ -1,7 +1,8 @@
 """``python -m trt_build MODEL.onnx``: build a TensorRT engine and its sidecar (docs/trt.md has the details).
 
-Exit status: 0 built (and checked), 1 the build failed or the engine missed its --check target,
-2 bad arguments.
+Exit status: 0 built (and every --check measurement taken and on target), 1 the build failed or a
+measurement missed its target, 2 bad arguments, 3 built but a --check measurement could not be taken
+(no CUDA GPU for the engine, say): the check is incomplete, not passed.
 """
 from __future__ import annotations
 
@@ -99,7 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"check {args.check}: PSNR against ONNX Runtime fp32")
     for m in measurements:
         print(f"  {m}")
-    return 0 if all(m.passed for m in measurements) else 1
+    if any(m.db is not None and not m.passed for m in measurements):
+        return 1
+    if not all(m.passed for m in measurements):
+        print("check incomplete: what was not measured has not passed (exit status 3)", file=sys.stderr)
+        return 3
+    return 0
 
 
 if __name__ == "__main__":

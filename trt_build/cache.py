@@ -12,8 +12,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
 from .build import KEY_FIELDS, build_engine, cache_key, engine_fields, sidecar_path
-from .files import exclusive_lock
 from .flavour import Flavour, load
 from .profile import Profile
 
@@ -78,7 +79,7 @@ def ensure_engine(onnx_path: Path, folder: Path, *, precision: str, profile: Pro
     if reason is None:
         return CachedEngine(path, data, sidecar, built=False)
     Path(folder).mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(path.with_name(path.name + ".lock")):
+    with FileLock(path.with_name(path.name + ".lock")):  # the OS drops it if the process dies
         reason, data, sidecar = usable()  # another process may have built it meanwhile
         if reason is None:
             return CachedEngine(path, data, sidecar, built=False)

@@ -7,26 +7,20 @@ costs, and the engine itself, which needs a CUDA GPU the engine was built for an
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
 
+from vs_dvd.basics import FRAMES, first_line, psnr
+
 from .build import sidecar_path
 from .flavour import Flavour, load
 from .precision import emulated_in_fp32, lower_precision
 from .profile import Profile, format_shape, round_up
 
-FRAMES = 5  # vs_dvd.network.FRAMES
 TARGET_DB = {"fp16": 50.0, "fp32": 60.0, "bf16": 40.0}
-
-
-def psnr(result: np.ndarray, reference: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB for images in [0, 1]; infinite when they are equal."""
-    mse = float(np.mean((np.asarray(result, np.float64) - np.asarray(reference, np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
 
 
 def _decode(media: Path) -> list[np.ndarray]:
@@ -116,8 +110,8 @@ class Measurement:
 
     @property
     def passed(self) -> bool:
-        """Not below the target (a measurement that was not taken does not fail)."""
-        return self.db is None or self.db >= self.target_db
+        """Measured, and not below the target: what was not measured has not passed."""
+        return self.db is not None and self.db >= self.target_db
 
     def __str__(self) -> str:
         if self.db is None:
@@ -142,8 +136,7 @@ def check_engine(onnx_path: Path, engine_path: Path, media: Path, *, device: int
     try:
         results.append(Measurement(label, target, psnr(run_onnx(emulated, frames), reference)))
     except Exception as e:  # ONNX Runtime raises several types; one before 1.20 lacks bf16 lowering's opset 22
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        results.append(Measurement(label, target, skipped=f"ONNX Runtime cannot run it ({reason})"))
+        results.append(Measurement(label, target, skipped=f"ONNX Runtime cannot run it ({first_line(e)})"))
     flavour = flavour or load()
     label = f"{precision} engine on {flavour.label}"
     why_not = engine_unrunnable()

@@ -1,10 +1,8 @@
-"""Cache-safe file writes: a crash or a full disk never leaves a torn engine, and builders take turns."""
+"""Cache-safe file writes: a crash or a full disk never leaves a torn engine or model."""
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -23,21 +21,3 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-@contextlib.contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if missing); the OS drops it if the process dies."""
-    with open(path, "a+b") as f:
-        if os.name == "nt":
-            import msvcrt
-            while True:  # LK_LOCK gives up after ten seconds; a build can take longer
-                try:
-                    msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)
-                    break
-                except OSError:
-                    continue
-        else:
-            import fcntl
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        yield

@@ -2,23 +2,14 @@
 from __future__ import annotations
 
 import ctypes
-import functools
-import os
+
+from vs_dvd.basics import cuda_driver
 
 _CC_MAJOR, _CC_MINOR = 75, 76  # CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR / _MINOR
 
 
-@functools.cache
-def _driver() -> ctypes.CDLL | None:
-    try:
-        lib = ctypes.CDLL("nvcuda.dll" if os.name == "nt" else "libcuda.so.1")
-    except OSError:
-        return None
-    return lib if lib.cuInit(0) == 0 else None
-
-
 def _device(index: int) -> tuple[ctypes.CDLL, ctypes.c_int] | None:
-    lib = _driver()
+    lib = cuda_driver()
     if lib is None:
         return None
     count, dev = ctypes.c_int(), ctypes.c_int()

@@ -80,9 +80,10 @@ def pinned_nodes(model: onnx.ModelProto, precision: str = "fp16") -> list[onnx.N
 
 
 def _bf16_tensor(values: np.ndarray, name: str) -> TensorProto:
-    """float32 -> bfloat16 with round-to-nearest-even (numpy has no bfloat16)."""
-    bits = np.ascontiguousarray(values, np.float32).view(np.uint32)
-    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype("<u2")
+    """float32 -> bfloat16, rounded to nearest even, NaN kept NaN (ml_dtypes: numpy has no bfloat16)."""
+    import ml_dtypes
+
+    rounded = np.ascontiguousarray(values, np.float32).astype(ml_dtypes.bfloat16).view("<u2")
     return helper.make_tensor(name, TensorProto.BFLOAT16, values.shape, rounded.tobytes(), raw=True)
 
 

@@ -3,12 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MULTIPLE = 8  # vs_dvd.network.MULTIPLE: the DBN halves height and width three times
-
-
-def round_up(size: int) -> int:
-    """The smallest multiple of 8 that is at least ``size``."""
-    return -(-size // MULTIPLE) * MULTIPLE
+from vs_dvd.basics import MULTIPLE, parse_size, round_up
 
 
 def check_shape(shape: tuple[int, int], what: str = "shape") -> tuple[int, int]:
@@ -24,10 +19,11 @@ def check_shape(shape: tuple[int, int], what: str = "shape") -> tuple[int, int]:
 
 def parse_shape(text: str, what: str = "shape") -> tuple[int, int]:
     """``"720x1280"`` -> ``(720, 1280)``: height first, as everywhere in trt_build."""
-    parts = text.strip().lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(f"{what} {text!r}: expected HEIGHTxWIDTH in pixels, e.g. 1088x1920")
-    return check_shape((int(parts[0]), int(parts[1])), what)
+    try:
+        size = parse_size(text)
+    except ValueError as e:
+        raise ValueError(f"{what} {e}") from None
+    return check_shape(size, what)
 
 
 def format_shape(shape: tuple[int, int]) -> str:

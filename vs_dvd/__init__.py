@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import vapoursynth as vs
 
 from . import backends, frames, model as models, tiles
+from .basics import round_up
 from .pipeline import deblurred
 
 __version__ = "0.1.0"
@@ -134,10 +135,6 @@ def _pair(name: str, value, minimum: int, multiple: int) -> tuple[int, int]:
     return values[1], values[0]
 
 
-def _round_up(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
-
-
 def _default_overlap(tile: tuple[int, int]) -> tuple[int, int]:
     return min(DEFAULT_OVERLAP, tile[0] // 2), min(DEFAULT_OVERLAP, tile[1] // 2)
 
@@ -146,7 +143,7 @@ def _tiling(clip: vs.VideoNode, info: models.ModelInfo, tile: tuple[int, int] | 
             overlap: tuple[int, int] | None, backend: str, device_id: int, fp16: bool,
             num_streams: int) -> tiles.Tiling:
     """The user's tiles, else whole padded frames, else the largest tiles that fit in memory."""
-    size = (_round_up(clip.height, info.multiple), _round_up(clip.width, info.multiple))
+    size = (round_up(clip.height, info.multiple), round_up(clip.width, info.multiple))
     if tile is None:
         tile = _fitting_tile(size, backend, info, device_id, fp16, num_streams)
         if tile and overlap:

@@ -15,10 +15,9 @@ import numpy as np
 import vapoursynth as vs
 
 from . import align
-from .window import FRAMES
+from .basics import FRAMES, MULTIPLE, first_line
 
 BUNDLED = Path(__file__).parent / "data" / "dbn.onnx"
-MULTIPLE = 8  # vs_dvd.network.MULTIPLE: the default for models without a sidecar
 IN_CHANNELS = 3 * FRAMES
 OUT_CHANNELS = 3
 SIDECAR_FORMAT = 1
@@ -142,8 +141,7 @@ def _check_graph(path: Path, data: bytes, multiple: int) -> tuple[str, str, tupl
     try:
         session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as e:  # ONNX Runtime raises several unrelated types for unreadable models
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise vs.Error(f"dvd.Deblur: model {path} is not a readable ONNX model ({reason}); "
+        raise vs.Error(f"dvd.Deblur: model {path} is not a readable ONNX model ({first_line(e)}); "
                        f"{FIX}") from None
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1 or not outputs:
@@ -162,9 +160,8 @@ def _check_run(path: Path, session, input_name: str, multiple: int) -> None:
     try:
         out = session.run(None, {input_name: np.zeros((1, IN_CHANNELS, h, w), np.float32)})[0]
     except Exception as e:  # as above: ONNX Runtime's error types vary
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise vs.Error(f"dvd.Deblur: model {path} fails on a 1 x {IN_CHANNELS} x {h} x {w} input "
-                       f"({reason}); {FIX}") from None
+                       f"({first_line(e)}); {FIX}") from None
     if out.shape != (1, OUT_CHANNELS, h, w):
         got = " x ".join(map(str, out.shape))
         raise vs.Error(f"dvd.Deblur: model {path} turns a 1 x {IN_CHANNELS} x {h} x {w} input into "

@@ -1,20 +1,27 @@
 """The DBN encoder-decoder of Su et al. (CVPR 2017), as in the authors' Torch7 model.
 
 It lives on the runtime side because two packages need it: ``training`` trains it and
-``vs_dvd``'s PyTorch backend rebuilds it from the exported ONNX weights. Importing this
-module imports torch, so ``vs_dvd/__init__`` never does.
+``vs_dvd``'s PyTorch backend rebuilds it from the exported ONNX weights (``DBN.from_onnx``, which
+raises plain exceptions that each caller words for its users). Importing this module imports
+torch, so ``vs_dvd/__init__`` never does.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
+from .basics import FRAMES
+from .model import sidecar_path
+
 HEADS = ("residual", "sigmoid")
-FRAMES = 5
-MULTIPLE = 8  # three stride-2 stages: height and width must divide by 8
 BN_EPS = 1e-3
+LINKS = ("Cast", "Identity")  # ONNX nodes between a stored initializer and the weight name it feeds
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,67 @@ class DBN(nn.Module):
             return out
         change = out - centre
         return centre + self.gate(x, change) * change
+
+    @classmethod
+    def from_onnx(cls, path: str | Path, architecture: dict | None = None) -> DBN:
+        """The folded DBN that an exported ONNX file holds, float32 on the CPU, in eval mode.
+
+        ``architecture`` is the sidecar's (``{"name": "DBN", "width", "head", "gate"}``), read from the
+        sidecar next to ``path`` when not given; the exporter names every weight ``<Layer>.conv.weight`` /
+        ``.bias``, so the file alone holds the rest. A ValueError says what does not fit.
+        """
+        path = Path(path)
+        if architecture is None:
+            architecture = exported_sidecar(path).get("architecture")
+            if architecture is None:
+                raise ValueError(f"the sidecar of model {path} names no architecture")
+        if architecture.get("name") != "DBN":
+            raise ValueError(f"model {path} is a {architecture.get('name')!r} according to its sidecar, not a DBN")
+        try:
+            config = DBNConfig(width=int(architecture["width"]), head=architecture.get("head", "residual"),
+                               gate=bool(architecture.get("gate", False)))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"the sidecar of model {path} describes no valid DBN ({architecture}: {e})") from None
+        network = cls(config, folded=True)
+        stored, expected = onnx_weights(path), network.state_dict()
+        problems = [f"{name} is missing" if name not in stored else
+                    f"{name} is {list(stored[name].shape)}, not {list(tensor.shape)}"
+                    for name, tensor in expected.items()
+                    if name not in stored or stored[name].shape != tuple(tensor.shape)]
+        if problems:
+            raise ValueError(f"model {path} is not the DBN of width {config.width} its sidecar describes "
+                             f"({'; '.join(problems[:3])})")
+        network.load_state_dict({name: torch.from_numpy(stored[name].astype(np.float32)) for name in expected})
+        return network.eval()
+
+
+def exported_sidecar(path: str | Path) -> dict:
+    """The JSON sidecar of an exported model, checked to belong to it (SHA-256); a ValueError otherwise."""
+    path, side = Path(path), sidecar_path(path)
+    if not side.is_file():
+        raise ValueError(f"model {path} has no sidecar {side}, which says which network it holds")
+    try:
+        sidecar = json.loads(side.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"the sidecar {side} of model {path} is not readable JSON ({e})") from None
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    if not isinstance(sidecar, dict) or sidecar.get("sha256") != sha256:
+        raise ValueError(f"model {path} does not match its sidecar {side} (sha256 {sha256[:12]}): the .onnx "
+                         "is truncated or was replaced")
+    return sidecar
+
+
+def onnx_weights(path: str | Path) -> dict[str, np.ndarray]:
+    """Every tensor an ONNX graph can name through initializers and Cast/Identity links (fp16 weights too)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    tensors = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    for node in graph.node:  # ONNX nodes are topologically sorted: links of links resolve in order
+        if node.op_type in LINKS and node.input and node.input[0] in tensors:
+            tensors[node.output[0]] = tensors[node.input[0]]
+    return tensors
 
 
 def layer_names(gate: bool = False) -> list[str]:

@@ -7,13 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-FRAMES = 5  # the DBN's temporal window; vs_dvd.network.FRAMES, kept here so importing stays light
-RADIUS = FRAMES // 2
-
-
-def neighbours(n: int, count: int) -> list[int]:
-    """Frames n-2 ... n+2 clamped to the clip: the candidates the filter fetches for output n."""
-    return [min(max(n + d, 0), count - 1) for d in range(-RADIUS, RADIUS + 1)]
+from .basics import FRAMES, RADIUS, neighbours  # noqa: F401  (neighbours: the candidates for output n)
 
 
 def window(n: int, count: int, cut_after: Callable[[int], bool]) -> list[int]:

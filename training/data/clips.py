@@ -16,15 +16,17 @@ import numpy as np
 from tqdm import tqdm
 
 from training.data.dataset import has_clip, write_clip, write_manifest
+from vs_dvd.basics import MANIFEST
 
 Item = TypeVar("Item")
 
 
-def write_clips(items: Iterable[Item | None], make: Callable[[Item], tuple[np.ndarray, np.ndarray]],
+def write_clips(items: Iterable[Item | None], make: Callable[[Item], tuple],
                 out: Path, name: str, meta: dict, chunk: int = 0) -> int:
     """Write clips ``name-0000``, ``name-0001``, ... of ``chunk`` frames (0: no limit); returns the breaks seen.
 
-    ``None`` in ``items`` is a break (an unreadable file): the current clip ends there.
+    ``make`` returns (blurry, sharp) or (blurry, sharp, parameters); the clip's record lists the parameters
+    under ``shakes``. ``None`` in ``items`` is a break (an unreadable file): the current clip ends there.
     """
     record = Path(out) / f".{name}.done.json"  # dot-prefixed, so never taken for a clip
     if record.is_file():
@@ -32,13 +34,14 @@ def write_clips(items: Iterable[Item | None], make: Callable[[Item], tuple[np.nd
         if all(has_clip(out, clip) for clip in done["clips"]):
             return done["breaks"]
     breaks, part, count = 0, 0, 0  # count: frames of the current clip, computed or already on disk
-    pending: list[tuple[np.ndarray, np.ndarray]] = []
+    pending: list[tuple] = []
 
     def flush() -> None:
         nonlocal part, count, pending
         if pending:
-            blurry, sharp = (np.stack(frames) for frames in zip(*pending))
-            write_clip(out, f"{name}-{part:04d}", blurry, sharp, meta)
+            blurry, sharp = (np.stack(frames) for frames in list(zip(*pending))[:2])
+            shakes = [p[2] for p in pending if len(p) > 2]  # a make that records each frame's shake
+            write_clip(out, f"{name}-{part:04d}", blurry, sharp, {**meta, **({"shakes": shakes} if shakes else {})})
         part, count, pending = part + 1, 0, []
 
     for item in items:
@@ -83,7 +86,7 @@ def write_sources(sources: list[Path], out: Path, kind: str, settings: dict,
     for source, name in tqdm(list(zip(sources, names)), desc=kind, unit="source"):
         meta = {"kind": kind, "source": str(source), "split": split, **settings}
         skipped += write_clips(*stream(source, name), out, name, meta, chunk)
-    manifest = Path(out) / "manifest.json"
+    manifest = Path(out) / MANIFEST
     known = json.loads(manifest.read_text()).get("sources", []) if manifest.is_file() else []
     now = [{"name": n, "path": str(s), "split": split, "licence": licence} for s, n in zip(sources, names)]
     info = {"kind": kind, **settings, "chunk": chunk, "max_side": max_side, "skipped_files": skipped,

@@ -14,14 +14,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from vs_dvd.align import align_window, check_method
-from vs_dvd.network import FRAMES
+from vs_dvd.basics import FRAMES, MANIFEST, dataset_clips, neighbours
 
 SCALES = (1 / 4, 1 / 3, 1 / 2, 1.0)  # the paper's scale augmentation
 
@@ -52,21 +50,15 @@ def write_clip(root: Path, name: str, blurry: np.ndarray, sharp: np.ndarray, met
 
 
 def write_manifest(root: Path, info: dict) -> dict:
-    """Record what the dataset holds (clips with their split, plus ``info``) in ``manifest.json``."""
+    """Record what the dataset holds (clips with their split, plus ``info``) in its manifest."""
     root = Path(root)
     clips = {d.name: json.loads((d / "meta.json").read_text())
              for d in sorted(root.iterdir()) if has_clip(root, d.name)}
     manifest = {"format": 1, **info, "clips": clips}
-    tmp = root / ".manifest.json.tmp"
+    tmp = root / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, root / "manifest.json")
+    os.replace(tmp, root / MANIFEST)
     return manifest
-
-
-def window(k: int, length: int) -> list[int]:
-    """Indices of the five frames around k, the clip's ends repeated (as the plugin does)."""
-    half = FRAMES // 2
-    return [min(max(i, 0), length - 1) for i in range(k - half, k + half + 1)]
 
 
 @dataclass(frozen=True)
@@ -84,31 +76,41 @@ class Crop:
     sharp: tuple[bool, ...] = (False,) * FRAMES
 
 
+def cut(p: Crop, blurry, sharp, crop: int) -> torch.Tensor:
+    """Sample ``p`` of one clip's T x H x W x 3 uint8 frames (numpy, memory-mapped, or torch on any device):
+    18 x crop x crop float32 in [0, 1], the five window frames oldest first, then the sharp target."""
+    ys, xs = slice(p.y0, p.y0 + p.span), slice(p.x0, p.x0 + p.span)
+    js = neighbours(p.frame, len(sharp))
+    tensor = lambda a: a if isinstance(a, torch.Tensor) else torch.from_numpy(np.array(a))  # a copy: memmaps are read-only
+    frames = tensor(blurry[js, ys, xs])  # 5 x span x span x 3
+    if any(p.sharp):
+        lucky = torch.tensor(p.sharp, device=frames.device)[:, None, None, None]
+        frames = torch.where(lucky, tensor(sharp[js, ys, xs]), frames)
+    stack = torch.cat([frames.permute(0, 3, 1, 2).reshape(3 * FRAMES, p.span, p.span),
+                       tensor(sharp[p.frame, ys, xs]).permute(2, 0, 1)]).float().div_(255.0)
+    if p.span != crop:
+        stack = F.interpolate(stack[None], size=(crop, crop), mode="area")[0]
+    stack = torch.rot90(stack, p.rot, dims=(1, 2))
+    return stack.flip(2) if p.flip else stack
+
+
 class ClipDataset(Dataset):
     """Random training samples: (15 x c x c blurry window, 3 x c x c sharp centre), float32 in [0, 1].
 
     Item ``i`` is a pure function of (seed, i): the data position is just the sample counter, so a
     resumed run sees the same samples as an uninterrupted one, however many loader workers run.
-    ``augment=False`` gives centred crops at scale 1 without flips, for validation. With ``align``
-    (a ``vs_dvd.align`` method) the neighbours are warped onto the centre, at the crop's source scale.
-    ``sharp_frames`` is the chance that a window's frame is fed sharp ("lucky frames": hand shake
-    leaves some frames sharp between blurry ones, and a sharp centre must come out unchanged).
+    ``augment=False`` gives centred crops at scale 1 without flips, for validation. ``sharp_frames`` is
+    the chance that a window's frame is fed sharp ("lucky frames": hand shake leaves some frames sharp
+    between blurry ones, and a sharp centre must come out unchanged).
     """
 
     def __init__(self, roots: list[Path], split: str | None = "train", crop: int = 128,
-                 augment: bool = True, seed: int = 0, align: str | None = None, sharp_frames: float = 0.0):
-        check_method(align)
+                 augment: bool = True, seed: int = 0, sharp_frames: float = 0.0):
         if not 0.0 <= sharp_frames <= 1.0:
             raise ValueError(f"sharp_frames is a probability, not {sharp_frames}")
-        self.crop, self.augment, self.seed, self.align = crop, augment, seed, align
+        self.crop, self.augment, self.seed = crop, augment, seed
         self.sharp_frames = sharp_frames if augment else 0.0
-        self.clips: list[Path] = []
-        for root in map(Path, roots):
-            manifest = json.loads((root / "manifest.json").read_text())
-            self.clips += [root / name for name, meta in manifest["clips"].items()
-                           if split is None or meta.get("split", "train") == split]
-        if not self.clips:
-            raise ValueError(f"no {split!r} clips in {', '.join(map(str, roots))}")
+        self.clips: list[Path] = dataset_clips(roots, split)
         self._arrays: dict[Path, tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
@@ -144,29 +146,16 @@ class ClipDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         p = self.plan(i)
-        blurry, sharp = self.load(p.clip)
-        ys, xs = slice(p.y0, p.y0 + p.span), slice(p.x0, p.x0 + p.span)
-        frames = [(sharp if lucky else blurry)[j, ys, xs]
-                  for j, lucky in zip(window(p.frame, len(sharp)), p.sharp)]
-        if self.align:
-            frames = align_window(frames, self.align)
-        frames.append(sharp[p.frame, ys, xs])
-        stack = np.concatenate(frames, axis=-1)  # span x span x 18
-        if p.span != self.crop:
-            stack = cv2.resize(stack, (self.crop, self.crop), interpolation=cv2.INTER_AREA)
-        stack = np.rot90(stack, p.rot)
-        if p.flip:
-            stack = stack[:, ::-1]
-        x = torch.from_numpy(np.ascontiguousarray(stack.transpose(2, 0, 1))).float().div_(255.0)
+        x = cut(p, *self.load(p.clip), self.crop)
         return x[:3 * FRAMES], x[3 * FRAMES:]
 
 
 class DeviceBatches:
     """The batches of ``ClipDataset`` cut on the GPU from clips held there (uint8).
 
-    Same samples as the ``DataLoader`` path (area resampling in float instead of uint8 aside), but no
-    CPU worker in the way: on a GPU the loader, not the network, sets the pace of DBN training. A folder
-    listed twice (to weigh it up) is held once.
+    The same samples as the ``DataLoader`` path (one ``cut`` for both), but no CPU worker in the way: on
+    a GPU the loader, not the network, sets the pace of DBN training. A folder listed twice (to weigh it
+    up) is held once.
     """
 
     def __init__(self, data: ClipDataset, device: torch.device):
@@ -178,23 +167,5 @@ class DeviceBatches:
         self.clips = [held[path] for path in data.clips]
 
     def __call__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        c = self.data.crop
-        samples = []
-        for p in map(self.data.plan, indices):
-            blurry, sharp = self.clips[p.clip]
-            ys, xs = slice(p.y0, p.y0 + p.span), slice(p.x0, p.x0 + p.span)
-            js = window(p.frame, len(sharp))
-            frames = blurry[js, ys, xs]  # 5 x span x span x 3
-            if any(p.sharp):
-                lucky = torch.tensor(p.sharp, device=self.device)[:, None, None, None]
-                frames = torch.where(lucky, sharp[js, ys, xs], frames)
-            stack = torch.cat([frames.permute(0, 3, 1, 2).reshape(3 * FRAMES, p.span, p.span),
-                               sharp[p.frame, ys, xs].permute(2, 0, 1)]).float().div_(255.0)
-            if p.span != c:
-                stack = F.interpolate(stack[None], size=(c, c), mode="area")[0]
-            stack = torch.rot90(stack, p.rot, dims=(1, 2))  # as np.rot90 on H x W x C
-            if p.flip:
-                stack = stack.flip(2)
-            samples.append(stack)
-        batch = torch.stack(samples)
+        batch = torch.stack([cut(p, *self.clips[p.clip], self.data.crop) for p in map(self.data.plan, indices)])
         return batch[:, :3 * FRAMES], batch[:, 3 * FRAMES:]

@@ -3,12 +3,12 @@
 Su et al. averaged real 240-fps hand-held footage; ordinary 20-30 fps clips lack both the frames
 and, often, the shake. Each source is densified to 8 times its frame rate with optical-flow
 in-betweens (``footage``'s DIS interpolation), a hand-held camera shakes while each frame is
-exposed (``photos``' trajectory and renderer), and the 7 virtual frames centred on each source
-frame are averaged in linear light (``photos.blur_sequence``): that is the blurry frame. Its sharp
-frame is the source frame itself, seen by the camera at rest. Each exposure gets its own
-trajectory, drawn from the source's name, the seed and the frame's index (so a resumed run draws
-the same), centred on its sharp frame: the sharp clip is the steady source and only the blur
-changes from frame to frame. Unlike photos, the scene itself moves as real scenes do.
+exposed (a path of one of ``motion``'s families, ``photos``' renderer), and the virtual frames of the
+exposure centred on each source frame are averaged (``photos.expose``: linear light or sRGB, noise,
+compression): that is the blurry frame. Its sharp frame is the source frame itself, seen by the camera
+at rest. Each exposure gets its own path, drawn from the source's name, the seed and the frame's index
+(so a resumed run draws the same), centred on its sharp frame: the sharp clip is the steady source and
+only the blur changes from frame to frame. Unlike photos, the scene itself moves as real scenes do.
 """
 from __future__ import annotations
 
@@ -23,28 +23,27 @@ import numpy as np
 
 from training.data.clips import write_sources
 from training.data.footage import Blur, in_between, windows
-from training.data.photos import (EXPOSURE, STEP, ShakeConfig, blur_sequence, draw_speed, linear_to_srgb,
-                                  render, srgb_to_linear, trajectory)
+from training.data import motion
+from training.data.motion import Shake
+from training.data.photos import STEP, expose, finish, srgb_to_linear
 from training.data.sources import frames as source_frames
+from vs_dvd.basics import MULTIPLE  # view sizes the network takes without padding
 
 log = logging.getLogger(__name__)
 
 VIEW_SHARE = 5 / 6  # of each side, what the camera sees: the rest is room for the shake
-MULTIPLE = 8        # view sizes the network takes without padding
 
 
 @dataclass(frozen=True)
 class Camera:
-    """How the virtual hand-held camera shakes: each exposure draws 10-100 % of ``max_speed`` (px per
-    virtual frame), or almost nothing for a ``static_share`` of them."""
+    """How the virtual hand-held camera shakes (``motion.Shake``), drawn afresh for each exposure from
+    ``seed``, the source's name and the frame's index."""
 
-    max_speed: float = ShakeConfig.max_speed
-    static_share: float = ShakeConfig.static_share
+    shake: Shake = Shake()
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        if self.max_speed < 0 or not 0 <= self.static_share <= 1:
-            raise ValueError(f"{self}: max_speed must be >= 0 and static_share within 0..1")
+
+LONGEST = max(motion.EXPOSURES)  # virtual frames kept around each source frame: any exposure fits
 
 
 def view_size(height: int, width: int) -> tuple[int, int]:
@@ -69,7 +68,7 @@ def densify(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
 
 
 def exposures(frames: Iterable[np.ndarray | None]) -> Iterator[list[np.ndarray] | None]:
-    """The EXPOSURE virtual frames centred on each source frame but the first and the last of each
+    """The LONGEST virtual frames centred on each source frame but the first and the last of each
     unbroken run; ``None`` (a break: an unreadable frame) passes through."""
     for is_break, run in groupby(frames, key=lambda frame: frame is None):
         if is_break:
@@ -78,7 +77,7 @@ def exposures(frames: Iterable[np.ndarray | None]) -> Iterator[list[np.ndarray] 
         first = next(run)
         view_size(*first.shape[:2])  # refuse a source too small before any optical flow
         dense = densify(chain([first], run))  # the first window centres on the run's second frame
-        yield from windows(islice(dense, STEP - EXPOSURE // 2, None), Blur(stride=STEP, window=EXPOSURE))
+        yield from windows(islice(dense, STEP - LONGEST // 2, None), Blur(stride=STEP, window=LONGEST))
 
 
 def numbered(items: Iterable[list[np.ndarray] | None]) -> Iterator[tuple[int, list[np.ndarray]] | None]:
@@ -92,40 +91,38 @@ def numbered(items: Iterable[list[np.ndarray] | None]) -> Iterator[tuple[int, li
         index += 1
 
 
-def shake(exposure: list[np.ndarray], speed: float,
-          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One exposure through a camera shaking at ``speed`` px per virtual frame -> (blurry, sharp)
-    H x W x 3 uint8, H x W the view size."""
+def shake(exposure: list[np.ndarray], camera: Shake, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The LONGEST virtual frames around one source frame through a shaking camera -> (blurry, sharp)
+    H x W x 3 uint8, H x W the view size, and the shake's parameters."""
     height, width = exposure[0].shape[:2]
     view_h, view_w = view_size(height, width)
     side = max(view_h, view_w)  # render makes square views: crop the middle of one
     centre = (width // 2, height // 2)  # whole pixels: the camera at rest copies pixels exactly
-    path = trajectory(len(exposure), speed, rng)
-    seen = np.concatenate([render(frame, path[i:i + 1], side, centre) for i, frame in enumerate(exposure)])
+    longest = max(camera.exposures)  # the path spans the longest exposure drawn from, as photos' do
+    path, params = motion.draw(camera, longest, (view_w / 2, view_h / 2), rng)
+    middle = LONGEST // 2
+    scene = lambda t: exposure[middle + int(np.rint(t))]  # the scene moves at the virtual frame rate
+    blurry, sharp = expose(scene, path, longest // 2, params, side, centre)
     top, left = (side - view_h) // 2, (side - view_w) // 2
-    blurry, sharp = blur_sequence(seen[:, top:top + view_h, left:left + view_w], 1)
-    return _to_uint8(blurry[0]), _to_uint8(sharp[0])
+    crop = (slice(top, top + view_h), slice(left, left + view_w))
+    blurry, sharp = finish(blurry[crop], sharp[crop], params, rng)
+    return blurry, sharp, params
 
 
-Pair = tuple[np.ndarray, np.ndarray]
+Sample = tuple[np.ndarray, np.ndarray, dict]
 
 
-def shaker(camera: Camera, name: str = "") -> Callable[[tuple[int, list[np.ndarray]]], Pair]:
-    """(index, exposure) -> (blurry, sharp), the shake drawn from the seed, ``name`` and index alone."""
-    def make(item: tuple[int, list[np.ndarray]]) -> Pair:
+def shaker(camera: Camera, name: str = "") -> Callable[[tuple[int, list[np.ndarray]]], Sample]:
+    """(index, exposure) -> (blurry, sharp, parameters), the shake drawn from the seed, ``name`` and index alone."""
+    def make(item: tuple[int, list[np.ndarray]]) -> Sample:
         index, exposure = item
-        rng = np.random.default_rng([camera.seed, index, *name.encode()])
-        return shake(exposure, draw_speed(camera.max_speed, camera.static_share, rng), rng)
+        return shake(exposure, camera.shake, np.random.default_rng([camera.seed, index, *name.encode()]))
     return make
 
 
-def blur(frames: Iterable[np.ndarray], camera: Camera) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(blurry, sharp) for each source frame but the first and last (frames without breaks)."""
+def blur(frames: Iterable[np.ndarray], camera: Camera) -> Iterator[Sample]:
+    """(blurry, sharp, parameters) for each source frame but the first and last (frames without breaks)."""
     return map(shaker(camera), numbered(exposures(frames)))
-
-
-def _to_uint8(linear: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(linear_to_srgb(linear) * 255.0), 0, 255).astype(np.uint8)
 
 
 def synthesise(sources: list[Path], out: Path, camera: Camera = Camera(), chunk: int = 50, split: str = "train",
@@ -146,10 +143,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="a video file (anything FFmpeg decodes) or a folder of frames in name order "
                              "(default: the clips of training.corpus, downloaded if needed)")
     parser.add_argument("-o", "--out", type=Path, required=True, help="dataset folder to write (or resume)")
-    parser.add_argument("--max-speed", type=float, default=Camera.max_speed,
-                        help="strongest shake, px per virtual frame (1/8 frame) (default %(default)s)")
-    parser.add_argument("--static-share", type=float, default=Camera.static_share,
-                        help="share of frames the camera holds (almost) still (default %(default)s)")
+    motion.add_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chunk", type=int, default=50,
                         help="output frames per clip; 0 = one clip per source (default %(default)s)")
@@ -184,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         if not runs:
             parser.error("no corpus clips could be fetched (see the warnings above): pass SRC files instead")
     try:
-        camera = Camera(args.max_speed, args.static_share, args.seed)
+        camera = Camera(motion.from_arguments(args), args.seed)
         breaks = sum(synthesise(sources, args.out, camera, args.chunk, split, args.max_side, licence)["skipped_files"]
                      for (split, licence), sources in runs.items())
     except ValueError as e:

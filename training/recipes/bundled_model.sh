@@ -179,3 +179,32 @@ $PY -m training.export "$WORK/gated-tuned" -o "$WORK/dbn.onnx" --fp16-weights
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK"/data/val/* --split val --out "$WORK/eval"
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val" --split val --out "$WORK/eval/footage"
 $PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val-2" --split val --out "$WORK/eval/footage-2"
+
+# 19. Phase 18 (issue 26; started, not shipped): the bundled file fine-tuned, gate kept, on the new
+#     camera-motion mix (training.data.motion: tremor, jolt, rotation, zoom; exposures 3-15 but 11;
+#     sRGB or linear averaging; noise and H.264 on the input), walk and exposure 11 held out.
+MIX18=(--families tremor jolt rotation zoom --exposures 3 5 7 9 13 15 --max-speed 8 --gamma-share 0.5
+       --noise-share 0.3 --compress-share 0.3)
+shake_photos18() {  # OUT SEED N SPLIT [synthesis options]: N clips per corpus photo of SPLIT
+    local out=$1 seed=$2 n=$3 split=$4; shift 4
+    $PY - "$WORK/corpus.json" "$split" <<'PY' | while read -r path name; do
+import json, sys
+for p in json.load(open(sys.argv[1])):
+    if p["kind"] == "photo" and p["split"] == sys.argv[2]:
+        print(p["path"], p["name"])
+PY
+        $PY -m training.data.photos "$path" --name "$name" -o "$out/$name" --split "$split" --clips-per-photo "$n" \
+            --seed "$seed" "$@" >/dev/null
+    done
+}
+shake_photos18 "$WORK/p18/photos" 18 20 train "${MIX18[@]}" --max-blur 40
+for clip in cockatoo box cup throw bounce magnet push glide city launch toy cube bikes mire tabletop; do
+    $PY -m training.data.handheld -o "$WORK/p18/clips-$clip" --split train --clips "$clip" --seed 18 --max-side 640 \
+        --chunk 9 "${MIX18[@]}" --max-blur 50
+done
+# The leave-one-family-out set: the held-out photos, walking with the camera, exposures 7 and 11.
+shake_photos18 "$WORK/eval/photos-unseen" 2 6 val --families walk --exposures 7 11 --max-speed 8 --max-blur 50 \
+    --gamma-share 0.5 --static-share 0.1
+train_from "$WORK/dbn.onnx" p18 --data "$WORK"/p18/photos/* "$WORK"/p18/clips-* --sharp-frames 0.1 \
+    --psnr-ceiling 60 --batch 8 --crop 128 --iters 6000 --schedule cosine --lr 6e-5 --warmup 50 \
+    --ckpt-every 100 --threads 2 --seed 18

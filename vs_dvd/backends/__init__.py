@@ -11,17 +11,17 @@ Backend modules import their runtime (onnxruntime, OpenVINO, torch, TensorRT) in
 """
 from __future__ import annotations
 
-import ctypes
 import importlib
 import importlib.util
 import os
-import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
 import vapoursynth as vs
+
+from ..basics import cuda_devices
 
 NAMES = ("trt", "cuda", "ov", "cpu")  # "auto" tries them in this order
 ON_THE_CPU = ("ov", "cpu")  # backends whose only device is the host
@@ -60,19 +60,6 @@ def runtime_version(name: str) -> str | None:
     """The version of backend ``name``'s runtime, None when it is not installed."""
     backend = module(name)
     return backend.runtime_version() if backend else None
-
-
-def cuda_devices() -> int:
-    """How many CUDA GPUs the driver offers (0 without a driver), without importing torch."""
-    library = "nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1"
-    try:
-        cuda = ctypes.CDLL(library)
-    except OSError:
-        return 0
-    count = ctypes.c_int(0)
-    if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0:
-        return 0
-    return count.value
 
 
 def _torch_sees_cuda() -> bool:

@@ -15,7 +15,6 @@ import numpy as np
 import vapoursynth as vs
 
 OTHER_BACKENDS = "use backend='cpu' or backend='trt', which run any ONNX model"
-LINKS = ("Cast", "Identity")  # nodes between a stored initializer and the weight name it feeds
 
 
 def runtime_version() -> str | None:
@@ -28,54 +27,15 @@ def runtime_version() -> str | None:
         return None
 
 
-def _weights(path) -> dict[str, np.ndarray]:
-    """Every tensor the graph can name through initializers and Cast/Identity links (fp16 weights too)."""
-    import onnx
-    from onnx import numpy_helper
+def load_dbn(model):
+    """The folded DBN that ``model`` (a checked ``vs_dvd.model.ModelInfo``) holds, float32 on the CPU, in eval mode."""
+    from ..network import DBN
 
-    graph = onnx.load(str(path)).graph
-    tensors = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    for node in graph.node:  # ONNX nodes are topologically sorted: links of links resolve in order
-        if node.op_type in LINKS and node.input and node.input[0] in tensors:
-            tensors[node.output[0]] = tensors[node.input[0]]
-    return tensors
-
-
-def load_dbn(model, who: str = "dvd.Deblur: backend='cuda'", instead: str = OTHER_BACKENDS):
-    """The folded DBN that ``model`` (a checked ``vs_dvd.model.ModelInfo``) holds, float32 on the CPU, in eval mode.
-
-    ``who`` and ``instead`` word the errors for the caller (training's ``--init`` shares this)."""
-    import torch
-
-    from ..network import DBN, DBNConfig
-
-    architecture = model.architecture
-    if architecture is None:
-        raise vs.Error(f"{who} rebuilds the network from the model's sidecar, but "
-                       f"model {model.path} has none; {instead}, or export the model with "
-                       "training/export.py, which writes the sidecar")
-    if architecture.get("name") != "DBN":
-        raise vs.Error(f"{who} runs DBN models only, and model {model.path} is a "
-                       f"{architecture.get('name')!r} according to its sidecar; {instead}")
     try:
-        network = DBN(DBNConfig(width=int(architecture["width"]), head=architecture.get("head", "residual"),
-                                gate=bool(architecture.get("gate", False))), folded=True)
-    except (KeyError, TypeError, ValueError) as e:
-        raise vs.Error(f"{who}: the sidecar of model {model.path} describes no valid DBN "
-                       f"({architecture}: {e}); re-export it with training/export.py, or "
-                       f"{instead}") from None
-    stored = _weights(model.path)
-    expected = network.state_dict()
-    problems = [f"{name} is missing" if name not in stored else
-                f"{name} is {list(stored[name].shape)}, not {list(tensor.shape)}"
-                for name, tensor in expected.items()
-                if name not in stored or stored[name].shape != tuple(tensor.shape)]
-    if problems:
-        raise vs.Error(f"{who}: model {model.path} is not the DBN of width {architecture['width']} "
-                       f"its sidecar describes ({'; '.join(problems[:3])}); re-export it with "
-                       f"training/export.py, or {instead}")
-    network.load_state_dict({name: torch.from_numpy(stored[name].astype(np.float32)) for name in expected})
-    return network.eval()
+        return DBN.from_onnx(model.path, model.architecture)
+    except ValueError as e:
+        raise vs.Error(f"dvd.Deblur: backend='cuda' rebuilds the DBN from the model's weights, but {e}; "
+                       f"{OTHER_BACKENDS}, or export the model with training/export.py") from None
 
 
 class CudaBackend:
