@@ -65,17 +65,6 @@ def step_for(exposure: int) -> int:
     return max(STEP, exposure + 1)
 
 
-def blur_sequence(virtual: np.ndarray, frames: int, exposure: int = EXPOSURE,
-                  step: int = STEP) -> tuple[np.ndarray, np.ndarray]:
-    """Virtual 240-fps frames -> (blurry, sharp) output frames: every ``step``-th is sharp, the
-    ``exposure`` frames centred on it averaged."""
-    half = exposure // 2
-    centres = half + step * np.arange(frames)
-    sharp = virtual[centres]
-    blurry = np.stack([virtual[c - half:c + half + 1].mean(0) for c in centres])
-    return blurry, sharp
-
-
 def exposure_times(params: dict) -> np.ndarray:
     """Virtual-frame times, relative to the sharp frame, of the poses one exposure averages."""
     exposure, substeps = params.get("exposure", EXPOSURE), params.get("substeps", 1)
