@@ -7,7 +7,7 @@ centre frame itself. Writes ``frames.csv``, ``clips.csv``, ``summary.json``, ``r
 ``gain_vs_input.png`` (PSNR gain over input PSNR, the article's Fig. 4/5): a deblurrer should gain
 on blurry frames and leave sharp ones (input PSNR >= 35 dB) alone. A model trained on aligned
 windows (sidecar ``align``) sees its neighbours warped onto the centre, as in the plugin. With
-``--runtime openvino [--fp16]`` the model runs as ``backend="ov"`` runs it, bfloat16 included.
+``--runtime openvino [--fp16] [--int8]`` the model runs as ``backend="ov"`` runs it, bfloat16 and int8 included.
 """
 from __future__ import annotations
 
@@ -52,6 +52,19 @@ def load_model_bytes(model: Path | str | bytes) -> tuple[bytes, str, str | None]
     return onnx_bytes(net), f"{folder} (exported in memory)", args.get("align")
 
 
+def int8_ir(model: Path | str | bytes) -> Path:
+    """The checked int8 IR of an exported ONNX file, as ``backend="ov", int8=True`` would load it."""
+    if isinstance(model, bytes) or not Path(model).is_file():
+        raise ValueError(f"{'in-memory ONNX' if isinstance(model, bytes) else model}: int8 needs an exported "
+                         ".onnx file quantised by training.quantise")
+    from vs_dvd.model import load
+
+    info = load(model)
+    if info.int8 is None:
+        raise ValueError(f"model {model} {info.int8_problem}; make it with python -m training.quantise")
+    return info.int8
+
+
 def pad_to_multiple(x: np.ndarray, multiple: int = MULTIPLE) -> np.ndarray:
     """N x C x H x W reflect-padded at the bottom and right to multiples of ``multiple``."""
     h, w = x.shape[-2:]
@@ -62,16 +75,18 @@ def ssim(reference: np.ndarray, image: np.ndarray) -> float:
     return float(structural_similarity(reference, image, channel_axis=-1, data_range=1.0))
 
 
-def runner(data: bytes, runtime: str = "onnxruntime", fp16: bool = False) -> tuple[Callable, str]:
+def runner(data: bytes, runtime: str = "onnxruntime", fp16: bool = False,
+           int8: Path | None = None) -> tuple[Callable, str]:
     """(N x 15 x H x W batch -> N x 3 x H x W output, what runs it): ONNX Runtime in fp32, or OpenVINO on
-    the CPU in the precision that ``backend="ov"`` would pick for ``fp16``."""
+    the CPU in the precision that ``backend="ov"`` would pick for ``fp16``, from the int8 IR ``int8`` if given."""
     if runtime == "openvino":
         from vs_dvd.backends.ov import compile_for_cpu, import_openvino, runtime_version
 
         core = import_openvino().Core()
-        compiled, chosen = compile_for_cpu(core, core.read_model(data, b""), fp16)
+        network = core.read_model(str(int8)) if int8 else core.read_model(data, b"")
+        compiled, chosen = compile_for_cpu(core, network, fp16)
         request = compiled.create_infer_request()
-        return (lambda x: request.infer({0: x})[0]), f"{runtime_version()} ({chosen})"
+        return (lambda x: request.infer({0: x})[0]), f"{runtime_version()} ({'int8, ' if int8 else ''}{chosen})"
     import onnxruntime as ort
 
     from vs_dvd.backends.cpu import runtime_version
@@ -152,14 +167,15 @@ def by_family(frames: list[dict]) -> dict:
 
 def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | None = "val",
                   out: Path | None = None, batch: int = 4, runtime: str = "onnxruntime", fp16: bool = False,
-                  limit: int | None = None) -> dict:
+                  limit: int | None = None, int8: bool = False) -> dict:
     """PSNR/SSIM of input and output vs sharp, per clip and overall; writes the report to ``out`` if given.
 
     ``model`` is an ONNX file (or its bytes) or a checkpoint; ``limit`` evaluates at most that many
-    frames per clip. Returns the summary, with per-clip means under ``"clips"``.
+    frames per clip; ``int8`` runs the ONNX file's int8 IR (training.quantise) through OpenVINO.
+    Returns the summary, with per-clip means under ``"clips"``.
     """
     data, description, align = load_model_bytes(model)
-    infer, runs_on = runner(data, runtime, fp16)
+    infer, runs_on = runner(data, runtime, fp16, int8_ir(model) if int8 else None)
     clips = [(path.parent, path.name) for path in dataset_clips(datasets, split)]
     arrays = {}
     for root, name in clips:
@@ -270,13 +286,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fp16", action="store_true",
                         help="with --runtime openvino: bfloat16 where the CPU computes it natively, as backend='ov' "
                              "does with fp16=True")
+    parser.add_argument("--int8", action="store_true",
+                        help="with --runtime openvino: the model's int8 IR (training.quantise), as backend='ov' "
+                             "runs it with int8=True")
     args = parser.parse_args(argv)
+    if args.int8 and args.runtime != "openvino":
+        parser.error("--int8 needs --runtime openvino: the int8 model is an OpenVINO IR")
     if args.fp16 and args.runtime != "openvino":
         parser.error("--fp16 needs --runtime openvino: ONNX Runtime runs the model in fp32, as backend='cpu' does")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         summary = evaluate_onnx(args.model, args.datasets, None if args.split == "all" else args.split, args.out,
-                                args.batch, args.runtime, args.fp16, limit=args.limit)
+                                args.batch, args.runtime, args.fp16, limit=args.limit, int8=args.int8)
     except ValueError as e:
         parser.error(str(e))
     print(f"{summary['frames']} frames: input {summary['input_psnr']:.2f} dB / SSIM {summary['input_ssim']:.4f}, "

@@ -35,6 +35,8 @@ class ModelInfo:
     output_name: str
     multiple: int  # input height and width must be multiples of this
     input_axes: tuple[str | None, str | None, str | None]  # names of the input's free N, H, W
+    int8: Path | None = None  # the checked int8 OpenVINO IR (.xml) the sidecar records, if any
+    int8_problem: str | None = None  # why a model has no usable int8 IR, worded for "model ... <problem>"
 
     @property
     def architecture(self) -> dict | None:
@@ -66,6 +68,8 @@ class ModelInfo:
                 text += ", gated"
         if self.align:
             text += f", neighbours aligned ({self.align})"
+        if self.int8:
+            text += f", int8 {self.int8.name}"
         if self.placeholder:
             text += " (PLACEHOLDER: " + self.sidecar.get("description", "not trained to deblur") + ")"
         return text
@@ -74,6 +78,11 @@ class ModelInfo:
 def sidecar_path(onnx_path: Path) -> Path:
     """``model.onnx`` -> ``model.json``, as training/export.py writes them."""
     return Path(onnx_path).with_suffix(".json")
+
+
+def int8_files(onnx_path: Path) -> tuple[Path, Path]:
+    """``model.onnx`` -> (``model.int8.xml``, ``model.int8.bin``): the OpenVINO IR training/quantise.py writes."""
+    return Path(onnx_path).with_suffix(".int8.xml"), Path(onnx_path).with_suffix(".int8.bin")
 
 
 def load(path: str | Path | None = None) -> ModelInfo:
@@ -102,7 +111,26 @@ def _load(path: Path, size: int, mtime_ns: int, sidecar_mtime_ns: int | None) ->
         raise vs.Error(f"dvd.Deblur: model {path} has input {input_name!r} and output "
                        f"{output_name!r}, but its sidecar {sidecar_path(path)} names "
                        f"{sidecar.get('input')!r} and {sidecar.get('output')!r}; {FIX}")
-    return ModelInfo(path, sha256, sidecar, input_name, output_name, multiple, input_axes)
+    int8, int8_problem = _int8_ir(path, sidecar)
+    return ModelInfo(path, sha256, sidecar, input_name, output_name, multiple, input_axes, int8, int8_problem)
+
+
+def _int8_ir(path: Path, sidecar: dict | None) -> tuple[Path | None, str | None]:
+    """(the int8 IR's .xml, None) when the sidecar records one whose files match their hashes, else (None, why)."""
+    entry = (sidecar or {}).get("int8")
+    if not entry:
+        return None, (f"has no int8 version (no \"int8\" entry in {sidecar_path(path)})" if sidecar else
+                      "has no sidecar, so no int8 version")
+    hashes = entry.get("sha256", {})
+    for name in (entry.get("xml"), entry.get("bin")):
+        file, digest = path.parent / str(name), hashes.get(name)
+        if not name or not digest:
+            return None, f"has an int8 entry in {sidecar_path(path)} without its files' names and hashes"
+        if not file.is_file():
+            return None, f"has lost its int8 file {file}"
+        if hashlib.sha256(file.read_bytes()).hexdigest() != digest:
+            return None, f"has an int8 file {file} that does not match the hash in {sidecar_path(path)}"
+    return path.parent / entry["xml"], None
 
 
 def _read_sidecar(path: Path, sha256: str) -> dict:

@@ -1,0 +1,117 @@
+"""Quantise an exported DBN to int8 for OpenVINO (``backend="ov", int8=True``), beside ``training.export``.
+
+``python -m training.quantise MODEL.onnx DATASET_DIR...`` calibrates NNCF's post-training quantisation on
+five-frame windows of the dataset clips (the training corpus), writes an OpenVINO IR ``MODEL.int8.xml`` /
+``.bin`` next to the model and records both files' hashes in the model's sidecar, so the runtime finds and
+checks them. The convolutions of the encoder-decoder run in int8; what quality needs stays in floating point
+(``KEEP_FLOAT``): the last layers that write the residual, the gate, and the centre-frame path that adds the
+residual to the centre frame, gates it and clamps it. Rerun it whenever the ONNX changes: ``training.export``
+writes a fresh sidecar, which drops the old int8 entry.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from trt_build.files import atomic_write_bytes
+from vs_dvd.basics import dataset_clips, neighbours
+from vs_dvd.model import int8_files, sidecar_path
+from vs_dvd.network import MULTIPLE
+
+# OpenVINO node names (from the ONNX export) kept in floating point: the residual's last two layers, the gate
+# and every elementwise op on the centre frame (Slice, the residual Add, Clip, Sub, the gate's Mul, the output).
+KEEP_FLOAT = [r"/F6_1/.*", r"/F6_2/.*", r".*gate.*", r"/Slice.*", r"/Add_3", r"/Clip.*", r"/Sub", r"/Mul",
+              r"sharp"]
+SAMPLES = 96  # calibration windows
+CROP = 256  # calibration window side in px (a multiple of MULTIPLE)
+
+
+def calibration_windows(datasets: list[Path], split: str | None, samples: int, crop: int,
+                        seed: int = 0) -> list[np.ndarray]:
+    """``samples`` 1 x 15 x crop x crop float32 windows in [0, 1]: five blurry frames around a random frame of
+    a random clip (clip ends repeated, as the plugin feeds them), at a random place."""
+    rng = np.random.default_rng(seed)
+    clips = dataset_clips(datasets, split)
+    out = []
+    for _ in range(samples):
+        clip = clips[rng.integers(len(clips))]
+        blurry = np.load(clip / "blurry.npy", mmap_mode="r")
+        t, h, w = blurry.shape[:3]
+        side = min(crop, h - h % MULTIPLE, w - w % MULTIPLE)
+        k, y, x = rng.integers(t), rng.integers(h - side + 1), rng.integers(w - side + 1)
+        frames = [blurry[j, y:y + side, x:x + side] for j in neighbours(int(k), t)]
+        out.append((np.concatenate(frames, -1).transpose(2, 0, 1)[None] / np.float32(255)).astype(np.float32))
+    return out
+
+
+def quantise(model: Path, datasets: list[Path], split: str | None = "train", samples: int = SAMPLES,
+             crop: int = CROP, seed: int = 0) -> dict:
+    """Write ``model``'s int8 IR next to it and record it in its sidecar; returns the sidecar's ``int8`` entry."""
+    import nncf
+
+    from vs_dvd.backends.ov import import_openvino
+
+    model = Path(model)
+    side = sidecar_path(model)
+    if not side.is_file():
+        raise ValueError(f"{model} has no sidecar {side}: quantise models written by training.export")
+    sidecar = json.loads(side.read_text())
+    data = model.read_bytes()
+    if sidecar.get("sha256") != hashlib.sha256(data).hexdigest():
+        raise ValueError(f"{model} does not match its sidecar {side}; re-export it with training.export")
+    ov = import_openvino()
+    network = ov.Core().read_model(data, b"")
+    windows = calibration_windows(datasets, split, samples, crop, seed)
+    quantised = nncf.quantize(network, nncf.Dataset(windows), subset_size=len(windows),
+                              ignored_scope=nncf.IgnoredScope(patterns=KEEP_FLOAT, validate=False))
+    xml, binary = int8_files(model)
+    with tempfile.TemporaryDirectory(dir=model.parent, prefix=f".{xml.name}.") as tmp:
+        ov.save_model(quantised, str(Path(tmp) / xml.name), compress_to_fp16=True)
+        texts = {path: (Path(tmp) / path.name).read_bytes() for path in (xml, binary)}
+    entry = {
+        "xml": xml.name, "bin": binary.name,
+        "sha256": {path.name: hashlib.sha256(text).hexdigest() for path, text in texts.items()},
+        "tool": f"nncf {nncf.__version__} post-training quantisation (python -m training.quantise)",
+        "calibration": {"datasets": [Path(d).name for d in datasets], "split": split, "windows": samples,
+                        "crop": crop, "seed": seed},
+        "kept_float": KEEP_FLOAT,
+    }
+    for path in (binary, xml):  # the sidecar, written last, names the pair only once both are in place
+        atomic_write_bytes(path, texts[path])
+    atomic_write_bytes(side, (json.dumps({**sidecar, "int8": entry}, indent=2) + "\n").encode())
+    return entry
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.quantise",
+        description="Quantise an exported model to int8 (OpenVINO IR beside it, recorded in its sidecar) with NNCF, "
+                    "calibrated on windows of dataset clips.")
+    parser.add_argument("model", type=Path, help="an .onnx written by training.export (with its sidecar)")
+    parser.add_argument("datasets", type=Path, nargs="+", metavar="DATASET_DIR",
+                        help="dataset folders (training.data.*) to calibrate on: the training mix")
+    parser.add_argument("--split", default="train", help="clips of this split (default %(default)s; 'all': every clip)")
+    parser.add_argument("--samples", type=int, default=SAMPLES, help="calibration windows (default %(default)s)")
+    parser.add_argument("--crop", type=int, default=CROP, help=f"window side in px, a multiple of {MULTIPLE} "
+                                                                "(default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.crop % MULTIPLE or args.crop < MULTIPLE or args.samples < 1:
+        parser.error(f"--crop must be a positive multiple of {MULTIPLE} and --samples at least 1")
+    try:
+        entry = quantise(args.model, args.datasets, None if args.split == "all" else args.split, args.samples,
+                         args.crop, args.seed)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(f"wrote {args.model.parent / entry['xml']} and {entry['bin']} (int8), recorded in {sidecar_path(args.model)}")
+
+
+if __name__ == "__main__":
+    main()
