@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from trt_build.files import atomic_write_bytes
-from vs_dvd.basics import dataset_clips, neighbours
+from vs_dvd.basics import MULTIPLE, dataset_clips, neighbours
 from vs_dvd.model import int8_files, sidecar_path
-from vs_dvd.network import MULTIPLE
 
 # OpenVINO node names (from the ONNX export) kept in floating point: the residual's last two layers, the gate
-# and every elementwise op on the centre frame (Slice, the residual Add, Clip, Sub, the gate's Mul, the output).
+# and the elementwise ops on the centre frame (Slice, the residual Add, Clip, Sub, the gate's Mul, the output).
 KEEP_FLOAT = [r"/F6_1/.*", r"/F6_2/.*", r".*gate.*", r"/Slice.*", r"/Add_3", r"/Clip.*", r"/Sub", r"/Mul",
               r"sharp"]
+EVERY_DBN = [r"/F6_1/.*", r"/F6_2/.*", r"sharp"]  # the rest depend on the head and the gate
 SAMPLES = 96  # calibration windows
 CROP = 256  # calibration window side in px (a multiple of MULTIPLE)
 
@@ -50,12 +50,26 @@ def calibration_windows(datasets: list[Path], split: str | None, samples: int, c
     return out
 
 
+def kept_float(network, gated: bool) -> dict[str, list[str]]:
+    """The ``KEEP_FLOAT`` patterns that match nodes of ``network`` (an OpenVINO model) -> those nodes; a
+    ValueError when one that every DBN (or every gated one) has matches nothing: the export's names changed."""
+    import re
+
+    names = [op.get_friendly_name() for op in network.get_ordered_ops() if op.get_type_name() != "Constant"]
+    kept = {pattern: [n for n in names if re.match(pattern, n)] for pattern in KEEP_FLOAT}
+    needed = EVERY_DBN + ([r".*gate.*"] if gated else [])
+    if missing := [pattern for pattern in needed if not kept[pattern]]:
+        raise ValueError(f"KEEP_FLOAT patterns {missing} match no node of the model: its node names changed; "
+                         "update training/quantise.py")
+    return {pattern: matched for pattern, matched in kept.items() if matched}
+
+
 def quantise(model: Path, datasets: list[Path], split: str | None = "train", samples: int = SAMPLES,
              crop: int = CROP, seed: int = 0) -> dict:
     """Write ``model``'s int8 IR next to it and record it in its sidecar; returns the sidecar's ``int8`` entry."""
-    import nncf
+    from vs_dvd.backends.ov import import_openvino, import_without_telemetry
 
-    from vs_dvd.backends.ov import import_openvino
+    nncf = import_without_telemetry("nncf")
 
     model = Path(model)
     side = sidecar_path(model)
@@ -67,20 +81,21 @@ def quantise(model: Path, datasets: list[Path], split: str | None = "train", sam
         raise ValueError(f"{model} does not match its sidecar {side}; re-export it with training.export")
     ov = import_openvino()
     network = ov.Core().read_model(data, b"")
+    kept = kept_float(network, bool((sidecar.get("architecture") or {}).get("gate")))
     windows = calibration_windows(datasets, split, samples, crop, seed)
     quantised = nncf.quantize(network, nncf.Dataset(windows), subset_size=len(windows),
-                              ignored_scope=nncf.IgnoredScope(patterns=KEEP_FLOAT, validate=False))
+                              ignored_scope=nncf.IgnoredScope(patterns=list(kept), validate=True))
     xml, binary = int8_files(model)
     with tempfile.TemporaryDirectory(dir=model.parent, prefix=f".{xml.name}.") as tmp:
         ov.save_model(quantised, str(Path(tmp) / xml.name), compress_to_fp16=True)
         texts = {path: (Path(tmp) / path.name).read_bytes() for path in (xml, binary)}
     entry = {
-        "xml": xml.name, "bin": binary.name,
+        "xml": xml.name, "bin": binary.name, "onnx_sha256": sidecar["sha256"],
         "sha256": {path.name: hashlib.sha256(text).hexdigest() for path, text in texts.items()},
         "tool": f"nncf {nncf.__version__} post-training quantisation (python -m training.quantise)",
         "calibration": {"datasets": [Path(d).name for d in datasets], "split": split, "windows": samples,
                         "crop": crop, "seed": seed},
-        "kept_float": KEEP_FLOAT,
+        "kept_float": {pattern: len(names) for pattern, names in kept.items()},  # nodes each pattern matched
     }
     for path in (binary, xml):  # the sidecar, written last, names the pair only once both are in place
         atomic_write_bytes(path, texts[path])
@@ -110,6 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from None
+    for pattern, count in entry["kept_float"].items():
+        print(f"kept in floating point: {pattern} ({count} nodes)")
     print(f"wrote {args.model.parent / entry['xml']} and {entry['bin']} (int8), recorded in {sidecar_path(args.model)}")
 
 

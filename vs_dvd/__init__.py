@@ -27,7 +27,7 @@ MEMORY_SHARE = 0.5  # of the free memory, what one frame's inference may take be
 def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: str = "auto",
            tilesize: int | Sequence[int] | None = None, overlap: int | Sequence[int] | None = None,
            device_id: int = 0, fp16: bool = True, num_streams: int = 1, num_threads: int = 0,
-           matrix: int | None = None) -> vs.VideoNode:
+           matrix: int | None = None, int8: bool | None = None) -> vs.VideoNode:
     """Remove camera-shake blur: each output frame is the model's estimate from five input frames.
 
     Args:
@@ -53,6 +53,9 @@ def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: 
             most ``os.cpu_count()`` are allowed.
         matrix: YUV matrix (1 BT.709, 5/6 BT.601, 9 BT.2020, ...) for clips whose frames lack a
             ``_Matrix`` property; the property wins when present.
+        int8: run the model's int8 version (``python -m training.quantise``) on ov. Default: where
+            it pays: on ov with fp16=True, when the model has one and the CPU has int8 dot products
+            (VNNI, AMX); the layers kept in float then run as fp16 says.
     """
     _check_clip(clip)
     if backend not in BACKEND_CHOICES:
@@ -67,6 +70,8 @@ def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: 
                        "of this machine; pass 0 to use them all, or fewer")
     if fp16 not in (True, False):
         raise vs.Error(f"dvd.Deblur: fp16={fp16!r} must be True or False")
+    if int8 not in (None, True, False):
+        raise vs.Error(f"dvd.Deblur: int8={int8!r} must be True, False or left out (where it pays)")
     if matrix is not None and matrix not in frames.YUV_MATRICES:
         raise vs.Error(f"dvd.Deblur: matrix={matrix!r} is not a YUV matrix core.resize knows; use "
                        + ", ".join(f"{k} ({v})" for k, v in frames.YUV_MATRICES.items()))
@@ -87,8 +92,9 @@ def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: 
     colour = frames.colour_of(clip, matrix)
     frames.check_conversion(clip, colour)
     tiling = _tiling(clip, info, tile, overlap, name, device_id, bool(fp16), num_streams)
+    quantised = {"int8": True} if backends.use_int8(int8, name, info, bool(fp16)) else {}  # an option of ov alone
     engine = backends.create(name, info, auto=backend == "auto", device_id=device_id, fp16=bool(fp16),
-                             num_streams=num_streams, num_threads=num_threads, shape=tiling.tile)
+                             num_streams=num_streams, num_threads=num_threads, shape=tiling.tile, **quantised)
     return deblurred(clip, colour, engine, tiling, info.multiple, info.align)
 
 

@@ -111,16 +111,19 @@ def _load(path: Path, size: int, mtime_ns: int, sidecar_mtime_ns: int | None) ->
         raise vs.Error(f"dvd.Deblur: model {path} has input {input_name!r} and output "
                        f"{output_name!r}, but its sidecar {sidecar_path(path)} names "
                        f"{sidecar.get('input')!r} and {sidecar.get('output')!r}; {FIX}")
-    int8, int8_problem = _int8_ir(path, sidecar)
+    int8, int8_problem = _int8_ir(path, sha256, sidecar)
     return ModelInfo(path, sha256, sidecar, input_name, output_name, multiple, input_axes, int8, int8_problem)
 
 
-def _int8_ir(path: Path, sidecar: dict | None) -> tuple[Path | None, str | None]:
-    """(the int8 IR's .xml, None) when the sidecar records one whose files match their hashes, else (None, why)."""
+def _int8_ir(path: Path, sha256: str, sidecar: dict | None) -> tuple[Path | None, str | None]:
+    """(the int8 IR's .xml, None) when the sidecar records one made from this ONNX whose files match their
+    hashes, else (None, why)."""
     entry = (sidecar or {}).get("int8")
     if not entry:
         return None, (f"has no int8 version (no \"int8\" entry in {sidecar_path(path)})" if sidecar else
                       "has no sidecar, so no int8 version")
+    if entry.get("onnx_sha256") != sha256:
+        return None, f"has an int8 version in {sidecar_path(path)} made from another ONNX file (stale)"
     hashes = entry.get("sha256", {})
     for name in (entry.get("xml"), entry.get("bin")):
         file, digest = path.parent / str(name), hashes.get(name)

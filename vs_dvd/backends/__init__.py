@@ -105,6 +105,24 @@ def resolve(backend: str, device_id: int) -> str:
     return backend
 
 
+def use_int8(int8: bool | None, backend: str, model, fp16: bool) -> bool:
+    """Whether to run ``model``'s int8 IR on ``backend`` (resolved): where asked, refused with the fix where it
+    cannot run; left out (None), where it pays: on ov with ``fp16`` (less precision allowed), with an IR, on a
+    CPU with int8 dot products."""
+    if int8 is None:
+        return backend == "ov" and fp16 and model.int8 is not None and module("ov").native_int8()
+    if not int8:
+        return False
+    if backend != "ov":
+        raise vs.Error(f"dvd.Deblur: int8=True runs on backend='ov' (OpenVINO) only, and this call runs on "
+                       f"backend='{backend}'; pass backend='ov' ({OV_INSTALL} if it is missing) or leave int8 out")
+    if model.int8 is None:
+        raise vs.Error(f"dvd.Deblur: int8=True, but model {model.path} {model.int8_problem}; make it with "
+                       f"python -m training.quantise {model.path} DATASET_DIR... (clips from training.data.*), "
+                       "or leave int8 out")
+    return True
+
+
 def free_memory(backend: str, device_id: int) -> int:
     """Bytes the backend can still allocate: host memory for cpu and ov, GPU memory otherwise."""
     if backend in ON_THE_CPU:

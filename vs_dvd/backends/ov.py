@@ -6,6 +6,7 @@ does so natively (AVX512-BF16, AMX): with the bundled model on a 2-core EPYC wit
 """
 from __future__ import annotations
 
+import importlib
 import queue
 import sys
 from collections.abc import Sequence
@@ -13,6 +14,9 @@ from importlib import metadata
 from types import ModuleType
 
 import numpy as np
+
+
+INT8_FLAGS = {"avx512_vnni", "avx_vnni", "amx_int8"}  # /proc/cpuinfo flags of int8 dot products
 
 
 def runtime_version() -> str | None:
@@ -27,15 +31,18 @@ def import_openvino() -> ModuleType:
     event to Google Analytics from a forked process: not something a video filter may do unasked, and
     forking is unsafe in a multithreaded host like vspipe. With ``openvino_telemetry`` hidden during the
     import, OpenVINO falls back to its own no-op stub (a process that imported it before keeps its choice)."""
-    if "openvino" in sys.modules or "openvino_telemetry" in sys.modules:
-        import openvino
-        return openvino
+    return import_without_telemetry("openvino")
+
+
+def import_without_telemetry(name: str) -> ModuleType:
+    """``import name`` (openvino, or nncf, which reports usage the same way) with ``openvino_telemetry`` hidden."""
+    if name in sys.modules or "openvino_telemetry" in sys.modules:
+        return importlib.import_module(name)
     sys.modules["openvino_telemetry"] = None  # makes `import openvino_telemetry` raise ImportError
     try:
-        import openvino
+        return importlib.import_module(name)
     finally:
         del sys.modules["openvino_telemetry"]
-    return openvino
 
 
 def precision(core, fp16: bool) -> str:
@@ -43,6 +50,17 @@ def precision(core, fp16: bool) -> str:
     (emulated bf16 would be slower than f32)."""
     native = "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     return "bf16" if fp16 and native else "f32"
+
+
+def native_int8(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU has int8 dot-product instructions (AVX512-VNNI, AVX-VNNI, AMX-INT8), where the int8 IR
+    runs faster than the floating-point model (``bench/cpu_backends.py``); False where its flags are unknown."""
+    try:
+        with open(cpuinfo) as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return bool(INT8_FLAGS & set(flags))
 
 
 def compile_for_cpu(core, network, fp16: bool, **config):
@@ -56,16 +74,18 @@ class OvBackend:
 
     name = "ov"
 
-    def __init__(self, model, fp16: bool, num_streams: int, num_threads: int, shape: tuple[int, int]):
+    def __init__(self, model, fp16: bool, num_streams: int, num_threads: int, shape: tuple[int, int],
+                 int8: bool = False):
         ov = import_openvino()
         core = ov.Core()
-        network = core.read_model(str(model.path))
+        network = core.read_model(str(model.int8 if int8 else model.path))
         channels = network.input(0).get_partial_shape()[1]
         network.reshape({network.input(0): ov.PartialShape([1, channels, *shape])})  # static: planned once
         config = {"NUM_STREAMS": num_streams}
         if num_threads:  # per inference, as on the cpu backend; OpenVINO shares its total among the streams
             config["INFERENCE_NUM_THREADS"] = num_threads * num_streams
-        compiled, self.precision = compile_for_cpu(core, network, fp16, **config)
+        compiled, self.precision = compile_for_cpu(core, network, fp16, **config)  # of the layers kept in float
+        self.int8 = int8
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(num_streams):
             self._requests.put(compiled.create_infer_request())
@@ -83,6 +103,6 @@ class OvBackend:
 
 
 def create(model, *, device_id: int, fp16: bool, num_streams: int, num_threads: int,
-           shape: tuple[int, int]) -> OvBackend:
-    """``device_id`` does not apply: the CPU is the only device."""
-    return OvBackend(model, fp16, num_streams, num_threads, shape)
+           shape: tuple[int, int], int8: bool = False) -> OvBackend:
+    """``device_id`` does not apply: the CPU is the only device. ``int8``: the model's int8 IR (checked)."""
+    return OvBackend(model, fp16, num_streams, num_threads, shape, int8)
