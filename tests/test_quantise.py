@@ -103,25 +103,25 @@ def test_int8_is_refused_on_the_cpu_backend(quantised):
         vs_dvd.deblur(moving_clip(64, 48, 6, vs.RGBS), model=str(quantised), backend="cpu", int8=True)
 
 
-def test_left_out_int8_is_used_on_ov_with_fp16_where_the_cpu_has_int8_dot_products(quantised, model_path):
-    from vs_dvd.backends.ov import native_int8
+def test_left_out_int8_is_used_on_ov_with_fp16_where_it_pays(quantised, model_path):
+    from vs_dvd.backends.ov import int8_pays
 
     with_ir, without = models.load(quantised), models.load(model_path)
-    assert backends.use_int8(None, "ov", with_ir, fp16=True) == native_int8()
+    assert backends.use_int8(None, "ov", with_ir, fp16=True) == int8_pays()
     assert not backends.use_int8(None, "ov", with_ir, fp16=False)
     assert not backends.use_int8(None, "cpu", with_ir, fp16=True)
     assert not backends.use_int8(None, "ov", without, fp16=True)
 
 
-def test_int8_dot_products_are_read_from_the_cpu_flags(tmp_path):
-    from vs_dvd.backends.ov import native_int8
+def test_int8_pays_on_x86_cpus_with_avx2_read_from_their_flags(tmp_path):
+    from vs_dvd.backends.ov import int8_pays
 
     cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f\n")
-    assert not native_int8(str(cpuinfo))
-    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n")
-    assert native_int8(str(cpuinfo))
-    assert not native_int8(str(tmp_path / "missing"))
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse sse4_2 avx\n")
+    assert not int8_pays(str(cpuinfo))
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse sse4_2 avx avx2 fma\n")
+    assert int8_pays(str(cpuinfo))
+    assert not int8_pays(str(tmp_path / "missing"))
 
 
 def test_a_model_whose_node_names_changed_is_refused_before_quantising(tmp_path):

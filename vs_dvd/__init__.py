@@ -54,8 +54,8 @@ def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: 
         matrix: YUV matrix (1 BT.709, 5/6 BT.601, 9 BT.2020, ...) for clips whose frames lack a
             ``_Matrix`` property; the property wins when present.
         int8: run the model's int8 version (``python -m training.quantise``) on ov. Default: where
-            it pays: on ov with fp16=True, when the model has one and the CPU has int8 dot products
-            (VNNI, AMX); the layers kept in float then run as fp16 says.
+            it pays: on ov with fp16=True, when the model has one, on an x86 CPU with AVX2 or more; the
+            layers kept in float then run as fp16 says.
     """
     _check_clip(clip)
     if backend not in BACKEND_CHOICES:
