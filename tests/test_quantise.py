@@ -159,3 +159,20 @@ def test_quantising_sends_no_telemetry(data, tmp_path):
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "MagicMock" and path.with_suffix(".int8.xml").is_file()
+
+
+def test_evaluate_measures_the_int8_ir_close_to_fp32(quantised, data):
+    from training.evaluate import evaluate_onnx
+
+    fp32 = evaluate_onnx(quantised, [data], split="train", runtime="openvino")
+    int8 = evaluate_onnx(quantised, [data], split="train", runtime="openvino", int8=True)
+    assert "int8" in int8["runtime"] and "int8" not in fp32["runtime"]
+    assert int8["output_psnr"] != fp32["output_psnr"] and abs(int8["output_psnr"] - fp32["output_psnr"]) < 1
+
+
+def test_evaluate_int8_is_for_openvino_only(quantised, data, capsys):
+    from training.evaluate import main
+
+    with pytest.raises(SystemExit):
+        main([str(quantised), str(data), "--int8"])
+    assert "--int8 needs --runtime openvino" in capsys.readouterr().err
