@@ -2,9 +2,11 @@
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -263,3 +265,37 @@ def test_fit_time_limit_ends_the_cosine_at_the_deadline_instead_of_cutting_it(da
     assert 10 < step <= args.iters < 1_000_000
     assert lr_factor(step, args) < 0.25  # near the end of the cosine: without the fit it would be at 1.0
     assert any("the schedule ends at step" in r.getMessage() for r in caplog.records)
+
+
+PHASES = sorted((ROOT / "training" / "recipes" / "phases").glob("*.toml"))
+
+
+@pytest.mark.parametrize("phase", PHASES, ids=lambda p: p.stem)
+def test_every_recipe_phase_parses_into_valid_train_arguments(phase):
+    args = parse_args(["--config", str(phase)])
+    for key, value in tomllib.loads(phase.read_text()).items():
+        if key != "data":
+            assert getattr(args, key.replace("-", "_")) == (Path(value) if key in ("init", "out") else value), key
+
+
+def test_the_bundled_recipe_runs_every_phase_file_and_only_those():
+    recipe = (ROOT / "training" / "recipes" / "bundled_model.sh").read_text()
+    assert sorted(re.findall(r"^(?:.*; )?phase (\S+)", recipe, re.M)) == [p.stem for p in PHASES]
+
+
+def test_flags_after_a_config_override_it_and_data_globs_are_expanded(tmp_path, monkeypatch):
+    for name in ("b", "a", "c"):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+    (tmp_path / "phase.toml").write_text('data = ["photos/*", "clips"]\nout = "run"\nlr = 1e-3\n'
+                                         'resume = true\nsharp-frames = 0.1\n')
+    monkeypatch.chdir(tmp_path)
+    args = parse_args(["--config", "phase.toml", "--lr", "2e-3", "--no-resume"])
+    assert args.data == [Path("photos/a"), Path("photos/b"), Path("photos/c"), Path("clips")]
+    assert (args.out, args.lr, args.resume, args.sharp_frames) == (Path("run"), 2e-3, False, 0.1)
+
+
+def test_a_config_setting_that_is_no_flag_is_refused_naming_the_file(tmp_path, capsys):
+    (tmp_path / "phase.toml").write_text('data = ["d"]\nout = "o"\nhead = "sigmoid"\n')
+    with pytest.raises(SystemExit):
+        parse_args(["--config", str(tmp_path / "phase.toml")])
+    assert f"--config {tmp_path / 'phase.toml'}: 'head' is not a setting of training.train" in capsys.readouterr().err
