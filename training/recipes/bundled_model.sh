@@ -80,11 +80,12 @@ $PY -m training.data.handheld -o "$WORK/footage/train-3-s35" --split train --cli
 onnx phase12.onnx tuned-footage-4 tuned-footage-gpu-4 tuned-footage-gpu-5 tuned-footage-gpu-5; phase 13-three-more-clips
 onnx tuned-footage-5.onnx tuned-footage-5; phase 16-gate
 onnx gated.onnx gated; phase 17-gate-and-network
-# 3. Ship phase 17, and evaluate it through ONNX Runtime on the held-out photos and on the held-out clips.
+# 3. Ship phase 17, and evaluate it through ONNX Runtime on the held-out photos and on the held-out clips;
+#    python -m training.report --from "$WORK/evals" then puts the numbers into docs/model/eval and README.
 onnx dbn.onnx gated-tuned
-$PY -m training.evaluate "$WORK/dbn.onnx" "$WORK"/data/val/* --split val --out "$WORK/eval"
-$PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val" --split val --out "$WORK/eval/footage"
-$PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val-2" --split val --out "$WORK/eval/footage-2"
+$PY -m training.evaluate "$WORK/dbn.onnx" "$WORK"/data/val/* --split val --out "$WORK/evals/photos-val"
+$PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val" --split val --out "$WORK/evals/footage-val"
+$PY -m training.evaluate "$WORK/dbn.onnx" "$WORK/footage/val-2" --split val --out "$WORK/evals/footage-val-2"
 
 # 19. Phase 18 (issue 26; started, not shipped): the bundled file fine-tuned, gate kept, on the new
 #     camera-motion mix (training.data.motion: tremor, jolt, rotation, zoom; exposures 3-15 but 11;
