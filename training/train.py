@@ -1,13 +1,13 @@
 """Train DBN on synthesised blurry/sharp clips: ``python -m training.train --data DIR --out DIR``.
 
 One loop, nanoGPT style. Settings are flags; a recipe phase is a config file of them
-(``--config training/recipes/phases/17-gate-and-network.toml``, flags after it override it). Adam on
-128-px crops; the cosine schedule by default, the paper's (``--paper``: sigmoid head, lr halved every
-8k steps after 24k) on request. bf16 autocast where the hardware has native bf16, fp16 on older GPUs;
-the GPU when there is one; several GPUs or nodes through ``torchrun`` (DDP, NCCL on CUDA, gloo on the
-CPU). A checkpoint (``training.checkpoint``) is written every ``--ckpt-every`` steps and at a stop, so a
-kill at any moment loses at most the steps since the last one; ``--resume`` continues the newest, with
-its network, whatever the flags say about the network.
+(``--config training/recipes/phases/17-gate-and-network.toml``; flags given beside it override it).
+Adam on 128-px crops; the cosine schedule by default, the paper's (``--paper``: sigmoid head, lr
+halved every 8k steps after 24k) on request. bf16 autocast where the hardware has native bf16, fp16
+on older GPUs; the GPU when there is one; several GPUs or nodes through ``torchrun`` (DDP, NCCL on
+CUDA, gloo on the CPU). A checkpoint (``training.checkpoint``) is written every ``--ckpt-every``
+steps and at a stop, so a kill at any moment loses at most the steps since the last one;
+``--resume`` continues the newest, with its network, whatever the flags say about the network.
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
     flag = argparse.BooleanOptionalAction
     p.add_argument("--config", type=Path, metavar="FILE.toml",
                    help="settings from a TOML file (`sharp-frames = 0.1`, `data = [\"photos/*\"]`; paths relative "
-                        "to the current folder, data globs expanded), before the flags that follow it")
+                        "to the current folder, data globs expanded); flags given beside it override them")
     p.add_argument("--data", type=Path, nargs="+", required=True, help="dataset folders (training.data.*)")
     p.add_argument("--out", type=Path, required=True, help="checkpoint folder (keep it outside the repo)")
     p.add_argument("--resume", action=flag, default=False, help="continue from the newest checkpoint in --out")
@@ -139,7 +139,7 @@ def config_argv(path: Path, p: argparse.ArgumentParser) -> list[str]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = parser()
-    first, rest = argparse.ArgumentParser(add_help=False), None
+    first = argparse.ArgumentParser(add_help=False)  # --config first: its settings go before the other flags
     first.add_argument("--config", type=Path)
     known, rest = first.parse_known_args(argv)
     argv = (config_argv(known.config, p) if known.config else []) + rest

@@ -53,7 +53,7 @@ $PY -m training.data.handheld -o "$WORK/footage/train-12-s35" --split train --ma
     --seed 8 --static-share 0.35
 
 cd "$WORK"  # the phases' paths are relative to it
-# phase NAME [flags]: training.train with phases/NAME.toml, flags after it overriding it.
+# phase NAME [flags]: training.train with phases/NAME.toml, the flags overriding it.
 phase() { local name=$1; shift; $PY -m training.train --config "$HERE/phases/$name.toml" "$@"; }
 # onnx OUT.onnx RUN...: the newest checkpoint of RUN (several: the mean of their weights, a "model soup")
 # as a file, fp16 weights, BatchNorm folded: every later phase starts from one (--init).
