@@ -256,7 +256,7 @@ def test_fit_time_limit_needs_a_time_limit_and_the_cosine_schedule(capsys):
 
 def test_fit_time_limit_ends_the_cosine_at_the_deadline_instead_of_cutting_it(data, tmp_path, train, caplog):
     train("--data", data, "--out", tmp_path, *TINY, "--iters", "1000000", "--schedule", "cosine",
-          "--warmup", "2", "--ckpt-every", "1000000", "--val-every", "0", "--time-limit", str(3 / 60),
+          "--warmup", "2", "--ckpt-every", "1000000", "--val-every", "0", "--time-limit", str(6 / 60),
           "--fit-time-limit")
     checkpoint = tmp_path / (tmp_path / "latest").read_text()
     step = torch.load(checkpoint / "state.pt", weights_only=True)["step"]
