@@ -74,8 +74,8 @@ def parser() -> argparse.ArgumentParser:
                         "BatchNorm folded as exported; its sidecar sets the network")
     p.add_argument("--width", type=int, default=64, help="channels of the first stage of a new network (paper: 64)")
     p.add_argument("--paper", action=flag, default=False,
-                   help="Su et al.'s set-up: sigmoid head, lr 0.005 halved every 8k steps after 24k, 80k steps of "
-                        "batch 64, MSE on 128-px crops (flags given too override it)")
+                   help="Su et al.'s set-up, the sigmoid head and " + " ".join(
+                       f"--{k} {v}" for k, v in PAPER.items() if k != "head") + " (flags given too override it)")
     p.add_argument("--gate", action=flag, default=False,
                    help="train only a small per-pixel gate on the --init model's change to the centre frame, "
                         "the DBN frozen (with --sharp-frames, it learns to leave sharp centres alone)")
@@ -96,8 +96,8 @@ def parser() -> argparse.ArgumentParser:
                    help="hold the training clips on the GPU and cut batches there (no loader workers)")
     p.add_argument("--lr", type=float, default=0.005)
     p.add_argument("--schedule", choices=("cosine", "paper"), default="cosine",
-                   help="cosine: --warmup steps, then cosine to 2%% of --lr at --iters; paper: halve every 8k "
-                        "steps after 24k")
+                   help="cosine: --warmup steps, then cosine to 2%% of --lr at --iters; paper: halve every "
+                        f"{PAPER_DECAY[1]} steps from step {PAPER_DECAY[0]}")
     p.add_argument("--warmup", type=int, default=200, help="warm-up steps of the cosine schedule")
     p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0: PyTorch's default)")
     p.add_argument("--workers", type=int, default=1, help="data loader processes per training process")
