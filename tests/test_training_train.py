@@ -152,6 +152,20 @@ def test_resume_takes_the_network_from_the_checkpoint_whatever_the_flags(data, t
     assert (resumed.config.width, resumed.config.head, resumed.folded) == (4, "residual", False)
 
 
+def test_resume_continues_a_checkpoint_whose_settings_name_flags_since_dropped(data, tmp_path, train):
+    """Runs started before --amp, --device, --head, --lr-start, --lr-every, --val-samples and --log-every went."""
+    train("--data", data, "--out", tmp_path, *TINY, "--iters", "2", "--val-every", "0")
+    config = tmp_path / "step-0000002" / "config.json"
+    saved = json.loads(config.read_text())
+    for new in ("paper", "config"):
+        del saved["args"][new]
+    saved["args"].update(amp="auto", device="auto", head="residual", lr_start=24_000, lr_every=8_000, val_samples=64,
+                         log_every=25)
+    config.write_text(json.dumps(saved))
+    train("--data", data, "--out", tmp_path, *TINY, "--iters", "3", "--val-every", "0", "--resume")
+    assert torch.load(tmp_path / "step-0000003" / "state.pt", weights_only=True)["step"] == 3
+
+
 def test_init_fine_tunes_an_exported_model_from_its_own_weights(data, tmp_path, train):
     """--init, no learning, export: the same network as the model it started from."""
     from plugin_helpers import pattern, run_onnx
