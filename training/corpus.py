@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 DEFAULT_DIR = Path.home() / ".cache" / "vs-dvd" / "corpus"
 
 # package -> (licence, {photo name: path inside the package}); every one was checked to be a photograph.
+# Looked through and left out (drawn or rendered art, screenshots, or smaller than 640x360): ukui-wallpapers,
+# gnome-backgrounds, the other plasma wallpapers, sddm-theme-maui/-elarun, renpy-thequestion, gem-doc,
+# cimg-examples, fvwm-crystal, afterstep-data, kdegames-mahjongg-data-kf5, libvlfeat-doc, and ViSP's
+# cube, ellipse and line sequences (365x256 to 384x288).
 _MATE = "usr/share/backgrounds/mate/nature/{}.jpg"
 _PLASMA = "usr/share/wallpapers/{}/contents/images/2560x1600.jpg"  # the 2560x1440.jpg beside it is a link
 _LXQT = "usr/share/lxqt/wallpapers/"
