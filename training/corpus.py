@@ -194,7 +194,11 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=DEFAULT_DIR, help="download folder (default: %(default)s)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    print(json.dumps([asdict(p) for p in gather(args.cache)], indent=2))
+    media = gather(args.cache)
+    for kind in ("photo", "clip"):
+        of_kind = [m for m in media if m.kind == kind]
+        log.info("%d %ss, %d of them held out", len(of_kind), kind, sum(m.split == "val" for m in of_kind))
+    print(json.dumps([asdict(p) for p in media], indent=2))
 
 
 if __name__ == "__main__":
