@@ -28,6 +28,7 @@ def prepared(network: nn.Module, device: torch.device) -> nn.Module:
 
 def run(network: nn.Module, frames: list[torch.Tensor], fp16: bool) -> torch.Tensor:
     """Five C x H x W frames (float32, oldest first) -> the 3 x H x W float32 output, on the current stream."""
-    batch = torch.cat(frames)[None].contiguous(memory_format=torch.channels_last)
+    batch = torch.cat(frames)[None]  # NCHW: the network's first convolution makes it channels-last
     with torch.autocast(batch.device.type, dtype=torch.float16, enabled=fp16):
         return network(batch)[0].float()
+
