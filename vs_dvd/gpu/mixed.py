@@ -3,6 +3,8 @@ under autocast), and everything that reads the centre frame in fp32 (the residua
 from type promotion; the gate is wrapped), so a sharp centre frame never passes through fp16."""
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 from torch import nn
 
@@ -29,6 +31,6 @@ def prepared(network: nn.Module, device: torch.device) -> nn.Module:
 def run(network: nn.Module, frames: list[torch.Tensor], fp16: bool) -> torch.Tensor:
     """Five C x H x W frames (float32, oldest first) -> the 3 x H x W float32 output, on the current stream."""
     batch = torch.cat(frames)[None]  # NCHW: the network's first convolution makes it channels-last
-    with torch.autocast(batch.device.type, dtype=torch.float16, enabled=fp16):
+    with torch.autocast(batch.device.type, dtype=torch.float16) if fp16 else nullcontext():
         return network(batch)[0].float()
 
