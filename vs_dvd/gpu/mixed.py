@@ -30,7 +30,11 @@ def prepared(network: nn.Module, device: torch.device) -> nn.Module:
 
 def run(network: nn.Module, frames: list[torch.Tensor], fp16: bool) -> torch.Tensor:
     """Five C x H x W frames (float32, oldest first) -> the 3 x H x W float32 output, on the current stream."""
-    batch = torch.cat(frames)[None]  # NCHW: the network's first convolution makes it channels-last
+    return forward(network, torch.cat(frames)[None], fp16)[0]  # NCHW: the first convolution makes it channels-last
+
+
+def forward(network: nn.Module, batch: torch.Tensor, fp16: bool) -> torch.Tensor:
+    """N x 15 x H x W (float32) -> N x 3 x H x W float32, the trunk in fp16 with ``fp16``."""
     with torch.autocast(batch.device.type, dtype=torch.float16) if fp16 else nullcontext():
-        return network(batch)[0].float()
+        return network(batch).float()
 

@@ -134,7 +134,7 @@ class DevicePath:
         """An event marking the end of the work queued so far on ``stream`` (None on the CPU)."""
         if stream is None:
             return None
-        event = torch.cuda.Event()
+        event = torch.cuda.Event(blocking=True)  # a host thread waiting on it sleeps instead of spinning
         event.record(stream)
         return event
 
