@@ -42,6 +42,12 @@ class Centre(torch.nn.Module):
         return x[:, 6:9]
 
 
+def source(width: int, height: int, length: int) -> vs.VideoNode:
+    """BT.709 limited-range YUV420P8 that costs nothing to make (one frame, kept), whatever the path."""
+    return vs.core.std.BlankClip(format=vs.YUV420P8, width=width, height=height, length=length,
+                                 color=[90, 110, 150], keep=True).std.SetFrameProps(_Matrix=1, _Range=0)
+
+
 def cpu_line() -> str:
     info = {key.strip(): value for key, value in (line.split(":", 1) for line in open("/proc/cpuinfo") if ":" in line)}
     return f"{info['model name'].strip()}; flags: {info['flags'].strip()}"
@@ -54,10 +60,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=4, help="new frames per path per round")
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))
-    core = vs.core
     length = (args.rounds + 1) * args.frames + 4
-    clip = core.std.BlankClip(format=vs.YUV420P8, width=width, height=height, length=length, color=[90, 110, 150],
-                              keep=True).std.SetFrameProps(_Matrix=1, _Range=0)  # a source that costs nothing
+    clip = source(width, height, length)
     colour = frames.colour_of(clip, None)
     tiling = Tiling.fit((-(-height // 8) * 8, -(-width // 8) * 8), None, (0, 0))
     with tempfile.TemporaryDirectory() as folder:

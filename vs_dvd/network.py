@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .basics import FRAMES
+from .basics import FRAMES, MULTIPLE
 from .model import sidecar_path
 
 HEADS = ("residual", "sigmoid")
@@ -210,7 +210,7 @@ class DBN(nn.Module):
         return network.eval()
 
 
-def flops(network: nn.Module, height: int, width: int, multiple: int = 8) -> int:
+def flops(network: nn.Module, height: int, width: int, multiple: int = MULTIPLE) -> int:
     """Floating-point operations of one forward pass on a 1 x C x ``height`` x ``width`` input (multiples
     of ``multiple``): two per multiply-add of every convolution (transposed ones too), the usual dense
     count; the elementwise rest (ReLUs, skips, the gate's arithmetic) is left out. Every layer's size is
