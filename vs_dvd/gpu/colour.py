@@ -153,12 +153,12 @@ class Converter:
         h, w = self.height, self.width
         inside = rgb[:, :h, :w].float().contiguous()
         values = torch.addmm(self._from_rgb[1], self._from_rgb[0], inside.view(3, -1)).view(-1, h, w)
-        planes = list(values)
+        groups = [values]  # quantised a group at a time: one operation for planes of one size
         if self._down:
             columns, rows = self._down
             chroma = rows.rows(values[1:]) if rows else values[1:]
-            planes[1:] = columns.columns(chroma) if columns else chroma
-        return [self._quantise(v) for v in planes]
+            groups = [values[:1], columns.columns(chroma) if columns else chroma]
+        return [plane for group in groups for plane in self._quantise(group).unbind(0)]
 
     def _quantise(self, values: torch.Tensor) -> torch.Tensor:
         dtype = storage(self.format)
