@@ -19,9 +19,11 @@ def bench(script: str, *args: str) -> subprocess.CompletedProcess:
 def test_plumbing_prints_today_the_device_path_and_its_host_share_in_ms_per_frame():
     done = bench("plumbing.py", "--size", "64x48", "--rounds", "1", "--frames", "1")
     assert done.returncode == 0, done.stderr
-    rows = re.findall(r"^\| (today|new, all of it|new, the host's share)[^|]*\| ([\d.]+) \|$", done.stdout, re.M)
-    assert [name for name, _ in rows] == ["today", "new, all of it", "new, the host's share"]
-    assert re.search(r"host's share .*/ today: [\d.]+ \(target <= 0.2\)", done.stdout)
+    rows = re.findall(r"^\| (today|new, all of it|new, the host's share|of which)[^|]*\| [\d.]+ \| [\d.]+ \|$",
+                      done.stdout, re.M)
+    assert rows == ["today", "new, all of it", "new, the host's share", "of which"]
+    assert re.search(r"host's share on a GPU between [\d.-]+ .* and [\d.]+ .*target <= 0.2. Device operations "
+                     r"per frame \(no views\): [1-9]\d*", done.stdout)
     assert "flags:" in done.stdout
 
 
