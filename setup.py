@@ -78,7 +78,7 @@ CUDA = ["torch", "onnx"]
 OV = ["openvino"]  # faster CPU inference, bf16 where the CPU has it
 ALIGN = ["opencv-python-headless"]  # models trained on flow-aligned windows (sidecar "align")
 FLEET = ["ray", "tqdm"]  # vs-dvd render: chunks on Ray workers across GPUs and machines
-TRAIN = ["torch", "safetensors", "tqdm", "tensorboard", "scikit-image", "scikit-video", "av",
+TRAIN = ["nncf>=3.4", "torch", "safetensors", "tqdm", "tensorboard", "scikit-image", "scikit-video", "av",
          "opencv-python-headless", "matplotlib", "onnx"]
 
 setup(
