@@ -41,7 +41,7 @@ def cpu_line() -> str:
     flags = cpu_flags()
     has = [name for flag, name in FLAGS.items() if flag in flags]
     lacks = [name for flag, name in FLAGS.items() if flag not in flags]
-    line = f"{machine()}; {' '.join(has) or 'none of ' + ' '.join(FLAGS)}" + (f"; without {' '.join(lacks)}" if lacks else "")
+    line = f"{machine()}; flags: {' '.join(has) or 'none of ' + ' '.join(FLAGS)}" + (f"; without {' '.join(lacks)}" if lacks else "")
     if cap := os.environ.get(ISA_CAP):
         line += (f"; {ISA_CAP}={cap}: OpenVINO (ours and vs-mlrt's) computes as on a CPU with at most {cap}, "
                  "ONNX Runtime is not capped")

@@ -36,14 +36,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
 import torch  # noqa: E402
 import vapoursynth as vs  # noqa: E402
 
+from cpu_backends import cpu_line  # noqa: E402
 from demo.vspipe import VSPIPE, environment  # noqa: E402
-from plumbing import cpu_line  # noqa: E402
 from vs_dvd import backends, model as models  # noqa: E402
 from vs_dvd.backends import cuda  # noqa: E402
 from vs_dvd.basics import FRAMES, first_line, round_up  # noqa: E402
 from vs_dvd.gpu import mixed  # noqa: E402
 from vs_dvd.network import flops  # noqa: E402
-from vs_mlrt import TOLERANCE, bench_parser, machine, measure  # noqa: E402
+from vs_mlrt import TOLERANCE, bench_parser, measure  # noqa: E402
 
 # Dense fp16 tensor-core peaks (fp32 accumulate, no sparsity) in TFLOP/s, from NVIDIA's data sheets;
 # the first name that occurs in torch.cuda.get_device_name counts (so L40S before L4, A100 before A10)
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda", 0) if args.device == "cuda" else torch.device("cpu")
     info = models.load(args.model)
     name, peak_tflops = peak(device)
-    print(f"machine: {machine()}\nCPU: {cpu_line()}")
+    print(f"machine: {cpu_line()}")
     print(f"device: {name}; dense fp16 peak: {f'{peak_tflops} TFLOP/s' if peak_tflops else 'not in PEAK_FP16'}; "
           f"torch {torch.__version__}; {backends.runtime_version('trt') or 'no TensorRT'}; "
           f"model: {info.describe()}; num_streams {args.num_streams}; {args.warmup} warm-up + {args.frames} frames")

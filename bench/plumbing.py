@@ -30,6 +30,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from cpu_backends import cpu_line  # noqa: E402  (the script's folder is on sys.path)
 from plugin_helpers import picker_onnx  # noqa: E402
 from vs_dvd import frames, model as models  # noqa: E402
 from vs_dvd.backends import cpu, cuda  # noqa: E402
@@ -55,11 +56,6 @@ def source(width: int, height: int, length: int) -> vs.VideoNode:
     """BT.709 limited-range YUV420P8 that costs nothing to make (one frame, kept), whatever the path."""
     return vs.core.std.BlankClip(format=vs.YUV420P8, width=width, height=height, length=length,
                                  color=[90, 110, 150], keep=True).std.SetFrameProps(_Matrix=1, _Range=0)
-
-
-def cpu_line() -> str:
-    info = {key.strip(): value for key, value in (line.split(":", 1) for line in open("/proc/cpuinfo") if ":" in line)}
-    return f"{info['model name'].strip()}; flags: {info['flags'].strip()}"
 
 
 def main() -> None:

@@ -224,7 +224,7 @@ def flops(network: nn.Module, height: int, width: int, multiple: int = MULTIPLE)
         nonlocal total
         transposed = isinstance(module, nn.ConvTranspose2d)
         pixels = (inputs[0] if transposed else output)[0, 0].numel()  # where each weight is applied once
-        total += 2 * module.weight.numel() * pixels // module.groups ** transposed
+        total += 2 * module.weight.numel() * pixels  # the weight's size already divides by its groups
 
     hooks = [m.register_forward_hook(count) for m in network.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     first = next(m for m in network.modules() if isinstance(m, nn.Conv2d))
