@@ -21,6 +21,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from plugin_helpers import picker_onnx  # noqa: E402
 from vs_dvd import frames, model as models  # noqa: E402
 from vs_dvd.backends import cpu, cuda  # noqa: E402
+from vs_dvd.hardware import machine_line  # noqa: E402
 from vs_dvd.pipeline import deblurred  # noqa: E402
 from vs_dvd.tiles import Tiling  # noqa: E402
 
@@ -30,11 +31,6 @@ class Centre(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x[:, 6:9]
-
-
-def cpu_line() -> str:
-    info = {key.strip(): value for key, value in (line.split(":", 1) for line in open("/proc/cpuinfo") if ":" in line)}
-    return f"{info['model name'].strip()}; flags: {info['flags'].strip()}"
 
 
 def main() -> None:
@@ -65,7 +61,7 @@ def main() -> None:
                     paths[name].get_frame(n)
                 if r:
                     spent[name] += time.perf_counter() - start
-    print(f"CPU: {cpu_line()}")
+    print(f"CPU: {machine_line()}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {width}x{height} YUV420P8, "
           f"{args.rounds} rounds of {args.frames} frames per path after a warm-up round")
     print("| path | ms per frame |\n| --- | --- |")
