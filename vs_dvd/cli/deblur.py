@@ -48,7 +48,8 @@ def deblur_arguments(group) -> None:
         flag, kind = "--" + name.replace("_", "-"), str(param.annotation)
         options = {"default": param.default, "help": docs.get(name, ""), "metavar": name.upper()}
         if isinstance(param.default, bool):
-            options.update(action=argparse.BooleanOptionalAction, metavar=None)
+            options.update(action=argparse.BooleanOptionalAction)
+            del options["metavar"]
         elif "Sequence[int]" in kind:
             options.update(type=_int_or_pair, metavar="N|W,H")
         elif kind.startswith("int"):
@@ -135,11 +136,14 @@ def encode(clip, source: Path, out: Path, ffmpeg: str, options: list[str]) -> No
     bar = _progress(clip.num_frames)
     try:
         with tempfile.TemporaryFile() as messages:
-            encoder = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=messages)
+            encoder = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=messages, bufsize=0)
             try:
                 clip.output(encoder.stdin, y4m=True, progress_update=bar)
             except BrokenPipeError:
                 pass  # ffmpeg stopped: its messages say why
+            except BaseException:  # a frame failed, or Ctrl-C: no OUT
+                encoder.kill()
+                raise
             finally:
                 encoder.stdin.close()
                 encoder.wait()

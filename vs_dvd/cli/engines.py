@@ -74,7 +74,8 @@ def _built_for(path: Path) -> str:
 
 
 def clear(a: argparse.Namespace) -> int:
-    """Delete each engine and its sidecar while holding the lock its builders take, so none is torn mid-build."""
+    """Delete each engine, its sidecar and lock while holding that lock, so no build is cut short. A builder
+    already waiting on the lock may then build beside a later one: both write atomically, so at worst twice."""
     from filelock import FileLock, Timeout
     from trt_build import sidecar_path
 
@@ -82,8 +83,9 @@ def clear(a: argparse.Namespace) -> int:
     removed, freed, busy = 0, 0, []
     for path in sorted({*folder.glob("*.engine"), *(s.with_suffix("") for s in folder.glob("*.engine.json"))}):
         try:
-            with FileLock(path.with_name(path.name + ".lock"), timeout=0):
-                for victim in (sidecar_path(path), path, *folder.glob(f".{path.name}.*.tmp")):
+            lock = path.with_name(path.name + ".lock")
+            with FileLock(lock, timeout=0):
+                for victim in (sidecar_path(path), path, *folder.glob(f".{path.name}.*.tmp"), lock):
                     if victim.exists():
                         freed += victim.stat().st_size
                         victim.unlink()
