@@ -20,7 +20,6 @@ import uuid
 from pathlib import Path
 
 DEFAULT_ENCODE = "-c:v libx264 -crf 18 -preset medium"
-CHOICES = {"backend": "BACKEND_CHOICES"}  # Deblur arguments with a fixed set of values: the vs_dvd constant naming them
 RANGE = {0: "tv", 1: "pc"}  # VapourSynth _Range -> ffmpeg -color_range
 
 
@@ -43,7 +42,7 @@ def deblur_arguments(group) -> None:
     signature and docstring, so the command line follows the function."""
     import vs_dvd
 
-    docs = argument_docs(vs_dvd.deblur.__doc__)
+    docs, choices = argument_docs(vs_dvd.deblur.__doc__), {"backend": vs_dvd.BACKEND_CHOICES}
     for name, param in list(inspect.signature(vs_dvd.deblur).parameters.items())[1:]:
         flag, kind = "--" + name.replace("_", "-"), str(param.annotation)
         options = {"default": param.default, "help": docs.get(name, ""), "metavar": name.upper()}
@@ -54,8 +53,8 @@ def deblur_arguments(group) -> None:
             options.update(type=_int_or_pair, metavar="N|W,H")
         elif kind.startswith("int"):
             options.update(type=int, metavar="N")
-        if name in CHOICES:
-            options.update(choices=getattr(vs_dvd, CHOICES[name]), metavar=None)
+        if name in choices:
+            options.update(choices=choices[name], metavar=None)
         group.add_argument(flag, dest=f"deblur_{name}", **options)
 
 

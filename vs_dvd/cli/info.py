@@ -71,5 +71,9 @@ def _precision(name: str) -> str:
     if name != "ov":
         return ""
     from ..backends import ov
+    from ..basics import first_line
 
-    return f" (fp16=True computes in {ov.precision(ov.import_openvino().Core(), True)} on this CPU)"
+    try:
+        return f" (fp16=True computes in {ov.precision(ov.import_openvino().Core(), True)} on this CPU)"
+    except (ImportError, RuntimeError) as e:  # e.g. another OpenVINO build loaded first
+        return f" (but OpenVINO cannot be loaded: {first_line(e)})"
