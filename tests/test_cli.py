@@ -15,7 +15,7 @@ import pytest
 
 import vs_dvd
 from demo.vspipe import environment
-from plugin_helpers import TESTS
+from plugin_helpers import TESTS, ort_only_onnx
 from vs_dvd import backends, cli, hardware
 
 ROOT = TESTS.parent
@@ -90,6 +90,15 @@ def test_selftest_fails_with_exit_1_naming_a_model_that_cannot_be_loaded(tmp_pat
     assert result.returncode == 1
     assert "FAIL" in result.stdout and str(missing) in result.stdout
     assert result.stdout.strip().endswith("selftest FAILED")
+
+
+def test_selftest_fails_with_exit_1_when_a_backend_cannot_run_the_model(tmp_path):
+    if not backends.runtime_version("ov"):
+        pytest.skip("OpenVINO is not installed")
+    result = vs_dvd_cli("selftest", "--model", str(ort_only_onnx(tmp_path / "ort_only.onnx")), "--backend", "ov")
+    assert result.returncode == 1
+    assert "cpu   fp16=False reference" in result.stdout
+    assert "ov    fp16=False FAIL: dvd.Deblur: backend='ov': OpenVINO cannot run model" in result.stdout
 
 
 # -- engines ------------------------------------------------------------------------------------

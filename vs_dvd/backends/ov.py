@@ -13,6 +13,7 @@ from importlib import metadata
 from types import ModuleType
 
 import numpy as np
+import vapoursynth as vs
 
 
 def runtime_version() -> str | None:
@@ -59,13 +60,18 @@ class OvBackend:
     def __init__(self, model, fp16: bool, num_streams: int, num_threads: int, shape: tuple[int, int]):
         ov = import_openvino()
         core = ov.Core()
-        network = core.read_model(str(model.path))
-        channels = network.input(0).get_partial_shape()[1]
-        network.reshape({network.input(0): ov.PartialShape([1, channels, *shape])})  # static: planned once
         config = {"NUM_STREAMS": num_streams}
         if num_threads:  # per inference, as on the cpu backend; OpenVINO shares its total among the streams
             config["INFERENCE_NUM_THREADS"] = num_threads * num_streams
-        compiled, self.precision = compile_for_cpu(core, network, fp16, **config)
+        try:
+            network = core.read_model(str(model.path))
+            channels = network.input(0).get_partial_shape()[1]
+            network.reshape({network.input(0): ov.PartialShape([1, channels, *shape])})  # static: planned once
+            compiled, self.precision = compile_for_cpu(core, network, fp16, **config)
+        except RuntimeError as e:  # ONNX Runtime ran the model, OpenVINO cannot: e.g. an operator it lacks
+            why = [line.strip(" -") for line in str(e).splitlines() if line.strip()][-1]
+            raise vs.Error(f"dvd.Deblur: backend='ov': OpenVINO cannot run model {model.path} ({why}); use "
+                           "backend='cpu' (ONNX Runtime), which runs it") from None
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(num_streams):
             self._requests.put(compiled.create_infer_request())
