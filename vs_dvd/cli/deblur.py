@@ -118,7 +118,7 @@ def colour_tags(clip) -> list[str]:
     for key, option in (("_Matrix", "-colorspace"), ("_Primaries", "-color_primaries"), ("_Transfer", "-color_trc")):
         if props.get(key) not in (None, 2):  # VapourSynth's codes are ffmpeg's (ITU-T H.273)
             tags += [option, str(props[key])]
-    if props.get("_Range") in RANGE and clip.format.color_family != 1:
+    if props.get("_Range") in RANGE:
         tags += ["-color_range", RANGE[props["_Range"]]]
     return tags
 
