@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
-KEPT = 32  # decoded frames the PyAV reader keeps: more than the window and the frames in flight
+KEPT_PER_THREAD = 4  # decoded frames the PyAV reader keeps per VapourSynth thread: more than the frames in flight
 # PyAV pixel format -> the VapourSynth format whose planes it holds as they are; others are converted to RGB24.
 PLANAR = {"gray": vs.GRAY8, "gray10le": vs.GRAY10, "gray16le": vs.GRAY16,
           "yuv420p": vs.YUV420P8, "yuvj420p": vs.YUV420P8, "yuv422p": vs.YUV422P8, "yuvj422p": vs.YUV422P8,
@@ -71,6 +71,7 @@ class PyAVSource:
         except (av.error.FFmpegError, OSError, IndexError) as e:
             raise SourceError(f"{path}: PyAV cannot read a video stream from it ({e})") from None
         self._kept: OrderedDict[int, tuple[list[np.ndarray], dict]] = OrderedDict()
+        self._keep = KEPT_PER_THREAD * vs.core.num_threads + 8  # + the five-frame window
         self._decoder, self._next = None, 0
         first = self._decoded(0)
         self.format, self.size = first[2], first[3]
@@ -104,7 +105,7 @@ class PyAVSource:
                                        f"{self._next}); is the file truncated?")
                     self._kept[self._next] = self._convert(frame)
                     self._next += 1
-                    while len(self._kept) > KEPT:
+                    while len(self._kept) > self._keep:
                         self._kept.popitem(last=False)
             return self._kept[n]
 
