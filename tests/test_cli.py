@@ -121,6 +121,19 @@ def test_engines_build_caches_what_list_shows_and_clear_removes(cache_env, cache
     assert not list((cache_home / "vs-dvd" / "engines").glob("*.engine*"))
 
 
+def test_engines_clear_leaves_an_engine_whose_build_holds_its_lock(cache_env, cache_home):
+    from filelock import FileLock
+
+    folder = cache_home / "vs-dvd" / "engines"
+    folder.mkdir(parents=True)
+    (folder / "done.engine").write_bytes(b"engine")
+    (folder / "building.engine").write_bytes(b"half an engine")
+    with FileLock(folder / "building.engine.lock"):  # as trt_build.ensure_engine holds it while building
+        result = vs_dvd_cli("engines", "clear", env=cache_env)
+    assert "removed 1 engine(s)" in result.stdout and "left 1 being built now: building.engine" in result.stdout
+    assert sorted(p.name for p in folder.iterdir()) == ["building.engine", "building.engine.lock"]
+
+
 def test_engines_build_without_tensorrt_names_the_install(cache_env):
     if importlib.util.find_spec("tensorrt"):
         pytest.skip("NVIDIA TensorRT is installed, so TRT_BUILD_FLAVOUR=tensorrt finds it")

@@ -78,12 +78,13 @@ def clear(a: argparse.Namespace) -> int:
     already waiting on the lock may then build beside a later one: both write atomically, so at worst twice."""
     from filelock import FileLock, Timeout
     from trt_build import sidecar_path
+    from trt_build.cache import lock_path
 
     folder = _folder()
     removed, freed, busy = 0, 0, []
     for path in sorted({*folder.glob("*.engine"), *(s.with_suffix("") for s in folder.glob("*.engine.json"))}):
         try:
-            lock = path.with_name(path.name + ".lock")
+            lock = lock_path(path)
             with FileLock(lock, timeout=0):
                 for victim in (sidecar_path(path), path, *folder.glob(f".{path.name}.*.tmp"), lock):
                     if victim.exists():
