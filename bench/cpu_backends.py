@@ -26,22 +26,19 @@ import vapoursynth as vs
 
 import vs_dvd
 from vs_dvd import model as models
-from vs_dvd.backends.ov import cpu_flags, import_openvino
-from vs_mlrt import Timing, bench_parser, machine, panning_clip, positive, render
+from vs_dvd.backends.ov import import_openvino
+from vs_dvd.hardware import machine_line
+from vs_mlrt import Timing, bench_parser, panning_clip, positive, render
 
 core = vs.core
 HERE = Path(__file__).resolve().parent
 ISA_CAP = "ONEDNN_MAX_CPU_ISA"  # oneDNN's cap (AVX2, AVX512_CORE, AVX512_CORE_VNNI, ...): another CPU's speed
-FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512F", "avx512_vnni": "AVX512-VNNI", "avx_vnni": "AVX-VNNI",
-         "avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX-BF16", "amx_int8": "AMX-INT8"}
 
 
 def cpu_line() -> str:
-    """The machine line, which of ``FLAGS`` this CPU has and lacks, and oneDNN's instruction-set cap if set."""
-    flags = cpu_flags()
-    has = [name for flag, name in FLAGS.items() if flag in flags]
-    lacks = [name for flag, name in FLAGS.items() if flag not in flags]
-    line = f"{machine()}; flags: {' '.join(has) or 'none of ' + ' '.join(FLAGS)}" + (f"; without {' '.join(lacks)}" if lacks else "")
+    """The machine line (``vs_dvd.hardware``: CPU, the flags it has and lacks, load) and oneDNN's instruction-set
+    cap if set."""
+    line = machine_line()
     if cap := os.environ.get(ISA_CAP):
         line += (f"; {ISA_CAP}={cap}: OpenVINO (ours and vs-mlrt's) computes as on a CPU with at most {cap}, "
                  "ONNX Runtime is not capped")

@@ -16,7 +16,6 @@ meta, and the host's share is printed with and without it, and the number of ope
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -89,7 +88,7 @@ def main() -> None:
                     spent[name][0] += time.perf_counter() - started[0]
                     spent[name][1] += time.process_time() - started[1]
     print(f"CPU: {cpu_line()}")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.1f}; "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"{width}x{height} YUV420P8, {args.rounds} rounds of {args.frames} frames per path after a warm-up round")
     print("| path | ms per frame | CPU ms per frame |\n| --- | --- | --- |")
     count = args.rounds * args.frames

@@ -13,8 +13,6 @@ by round and in alternating order, so that load from other processes hits both a
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
@@ -27,6 +25,7 @@ import vapoursynth as vs
 from vs_dvd import model as models
 from vs_dvd.pipeline import shifted
 from vs_dvd.basics import RADIUS
+from vs_dvd.hardware import machine_line
 
 core = vs.core
 TOLERANCE = {"cpu": 1e-4, "cuda": 2e-2}  # max |difference| of outputs in [0, 1]: fp32 vs fp16 / TF32
@@ -116,18 +115,6 @@ def measure(width: int, height: int, model: Path, backend: str, fp16: bool, num_
                   difference)
 
 
-def machine() -> str:
-    """CPU model, core count and load: whether the figures came from a quiet machine."""
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            name = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    load = ", load average {:.1f}".format(os.getloadavg()[0]) if hasattr(os, "getloadavg") else ""
-    return f"{name}, {os.cpu_count()} logical CPUs{load}"
-
-
 def size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
@@ -178,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(core, "ort"):
         parser.error("core.ort is missing: pip install vapoursynth-mlrt-ort")
 
-    print(f"machine: {machine()}")
+    print(f"machine: {machine_line()}")
     print(f"model: {models.load(args.model).describe()}")
     print(f"dvd: vs-dvd {core.dvd.Version()['plugin']}, {core.dvd.Version()[args.backend]}; "
           f"ort: vs-mlrt {core.ort.Version()['version']}, onnxruntime "

@@ -54,6 +54,25 @@ def conv_onnx(path: Path, stride: int = 1) -> Path:
     return path
 
 
+def ort_only_onnx(path: Path) -> Path:
+    """The centre frame times the inverse of the 1 x 1 matrix [1] (ONNX Runtime's contrib operator
+    com.microsoft.Inverse, which OpenVINO cannot convert): a model only the cpu backend runs."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    ints = [helper.make_tensor(name, TensorProto.INT64, [1], [value]) for name, value in (("s", 6), ("e", 9), ("a", 1))]
+    graph = helper.make_graph(
+        [helper.make_node("Slice", ["frames", "s", "e", "a"], ["centre"]),
+         helper.make_node("Inverse", ["one"], ["still_one"], domain="com.microsoft"),
+         helper.make_node("Mul", ["centre", "still_one"], ["sharp"])], "ort_only",
+        [helper.make_tensor_value_info("frames", TensorProto.FLOAT, ["N", 15, "H", "W"])],
+        [helper.make_tensor_value_info("sharp", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [*ints, helper.make_tensor("one", TensorProto.FLOAT, [1, 1], [1.0])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                      helper.make_opsetid("com.microsoft", 1)]), path)
+    return path
+
+
 def picker_onnx(path: Path, index: int = 0, align: str | None = None) -> Path:
     """A model that returns frame ``index`` of its five (a Slice), with a sidecar naming ``align``:
     its output shows exactly which pixels a model is fed."""

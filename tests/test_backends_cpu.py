@@ -10,7 +10,7 @@ import pytest
 import vapoursynth as vs
 
 import vs_dvd
-from plugin_helpers import dbn_onnx, moving_clip, pattern, planes, run_onnx
+from plugin_helpers import dbn_onnx, moving_clip, ort_only_onnx, pattern, planes, run_onnx
 from vs_dvd import backends
 from vs_dvd import model as models
 
@@ -103,3 +103,11 @@ def test_deblur_with_the_ov_backend_matches_the_cpu_backend(tmp_path):
     on_cpu = vs_dvd.deblur(clip, model=model, backend="cpu")
     for n in range(6):
         assert np.abs(planes(on_ov.get_frame(n)) - planes(on_cpu.get_frame(n))).max() <= 1
+
+
+@needs_openvino
+def test_a_model_openvino_cannot_convert_is_a_vs_error_naming_the_operator_and_the_cpu_backend(tmp_path):
+    model = ort_only_onnx(tmp_path / "ort_only.onnx")
+    with pytest.raises(vs.Error, match=r"backend='ov': OpenVINO cannot run model .*ort_only\.onnx .*"
+                                       r"com\.microsoft\.Inverse.*use backend='cpu'"):
+        vs_dvd.deblur(moving_clip(16, 16, 5), model=model, backend="ov")

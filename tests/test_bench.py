@@ -7,6 +7,8 @@ from pathlib import Path
 
 import vapoursynth as vs
 
+from vs_dvd import hardware
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -24,7 +26,7 @@ def test_plumbing_prints_today_the_device_path_and_its_host_share_in_ms_per_fram
     assert rows == ["today", "new, all of it", "new, the host's share", "of which"]
     assert re.search(r"host's share on a GPU between [\d.-]+ .* and [\d.]+ .*target <= 0.2. Device operations "
                      r"per frame \(no views\): [1-9]\d*", done.stdout)
-    assert "flags:" in done.stdout
+    assert f"CPU: {hardware.cpu_line()}" in done.stdout
 
 
 def test_the_gpu_bench_runs_its_whole_table_and_the_peer_on_the_cpu_device(model_path):

@@ -19,7 +19,7 @@ ray = pytest.importorskip("ray")
 
 from demo.vspipe import VSPIPE, environment  # noqa: E402
 from plugin_helpers import TESTS  # noqa: E402
-from vs_dvd import fleet  # noqa: E402
+from vs_dvd import cli  # noqa: E402
 from vs_dvd.fleet import chunks, manifest, probe  # noqa: E402
 from vs_dvd.fleet import render as driver  # noqa: E402
 
@@ -85,7 +85,7 @@ def decoded(video_or_script: Path) -> list[str]:
 
 
 def render(vpy: Path, out: Path, *args: str) -> int:
-    return fleet.main([str(vpy), str(out), "--chunk-frames", str(CHUNK), *args])
+    return cli.main(["render", str(vpy), str(out), "--chunk-frames", str(CHUNK), *args])
 
 
 def identities(folder: Path) -> dict[str, tuple[int, int]]:

@@ -37,6 +37,11 @@ def engine_path(folder: Path, fields: dict) -> Path:
     return Path(folder) / f"{fields['model_sha256'][:12]}-{fields['precision']}-{h}x{w}-{cache_key(fields)}.engine"
 
 
+def lock_path(engine: Path) -> Path:
+    """The lock file that builders of ``engine`` take turns on (``vs-dvd engines clear`` takes it too)."""
+    return engine.with_name(engine.name + ".lock")
+
+
 def stale_reason(path: Path, fields: dict) -> tuple[str | None, bytes, dict]:
     """Why the engine at ``path`` cannot be used for ``fields`` (None if it can), its bytes and sidecar."""
     try:
@@ -79,7 +84,7 @@ def ensure_engine(onnx_path: Path, folder: Path, *, precision: str, profile: Pro
     if reason is None:
         return CachedEngine(path, data, sidecar, built=False)
     Path(folder).mkdir(parents=True, exist_ok=True)
-    with FileLock(path.with_name(path.name + ".lock")):  # the OS drops it if the process dies
+    with FileLock(lock_path(path)):  # the OS drops it if the process dies
         reason, data, sidecar = usable()  # another process may have built it meanwhile
         if reason is None:
             return CachedEngine(path, data, sidecar, built=False)

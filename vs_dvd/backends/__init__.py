@@ -68,23 +68,41 @@ def _torch_sees_cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _trt_builds_for(device_id: int) -> bool:
-    """Whether the installed TensorRT flavour can build for GPU ``device_id`` (TensorRT-RTX skips Hopper)."""
+def _trt_cannot_build_for(device_id: int) -> str | None:
+    """Why the installed TensorRT flavour cannot build for GPU ``device_id`` (TensorRT-RTX skips Hopper), else None."""
     from trt_build import cannot_build_for
 
-    return cannot_build_for(device_id) is None
+    return cannot_build_for(device_id)
+
+
+def auto_choice(device_id: int = 0) -> tuple[str, dict[str, str]]:
+    """The backend "auto" picks on this machine for ``device_id``, and why it passed over each one before it."""
+    gpus, passed = cuda_devices(), {}
+    if not gpus:
+        passed["trt"] = passed["cuda"] = "the CUDA driver reports no NVIDIA GPU"
+    else:
+        if not runtime_version("trt"):
+            passed["trt"] = f"TensorRT is not installed; {TRT_INSTALL}"
+        elif why := _trt_cannot_build_for(device_id):
+            passed["trt"] = why
+        else:
+            return "trt", passed
+        if not runtime_version("cuda"):
+            passed["cuda"] = f"PyTorch is not installed; {CUDA_INSTALL}"
+        elif not _torch_sees_cuda():
+            passed["cuda"] = "PyTorch sees no CUDA GPU (a CPU-only build of torch?)"
+        else:
+            return "cuda", passed
+    if runtime_version("ov"):
+        return "ov", passed
+    passed["ov"] = f"OpenVINO is not installed; {OV_INSTALL}"
+    return "cpu", passed
 
 
 def resolve(backend: str, device_id: int) -> str:
     """The backend to use for ``backend`` ("auto" or a name), checked to be usable on ``device_id``."""
     if backend == "auto":
-        gpus = cuda_devices()
-        if gpus and runtime_version("trt") and _trt_builds_for(device_id):
-            backend = "trt"
-        elif gpus and runtime_version("cuda") and _torch_sees_cuda():
-            backend = "cuda"
-        else:
-            backend = "ov" if runtime_version("ov") else "cpu"
+        backend = auto_choice(device_id)[0]
     if backend == "trt" and not runtime_version("trt"):
         raise vs.Error(f"dvd.Deblur: backend='trt' needs TensorRT, which is not installed; "
                        f"{TRT_INSTALL}, or use backend='cuda' or 'cpu'")

@@ -13,6 +13,9 @@ from importlib import metadata
 from types import ModuleType
 
 import numpy as np
+import vapoursynth as vs
+
+from ..hardware import cpu_flags
 
 
 def runtime_version() -> str | None:
@@ -48,15 +51,6 @@ def precision(core, fp16: bool) -> str:
     return "bf16" if fp16 and native else "f32"
 
 
-def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
-    """The CPU's feature flags as Linux names them (``avx2``, ``avx512_vnni``, ``amx_int8``, ...); empty elsewhere."""
-    try:
-        with open(cpuinfo) as f:
-            return set(next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), []))
-    except OSError:
-        return set()
-
-
 def int8_pays(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """Whether the int8 IR runs faster than the floating-point model here: on x86 CPUs with AVX2 or more, where
     it did at every instruction-set level measured (``bench/README.md``); False where that is unknown (other
@@ -79,13 +73,19 @@ class OvBackend:
                  int8: bool = False):
         ov = import_openvino()
         core = ov.Core()
-        network = core.read_model(str(model.int8 if int8 else model.path))
-        channels = network.input(0).get_partial_shape()[1]
-        network.reshape({network.input(0): ov.PartialShape([1, channels, *shape])})  # static: planned once
         config = {"NUM_STREAMS": num_streams}
         if num_threads:  # per inference, as on the cpu backend; OpenVINO shares its total among the streams
             config["INFERENCE_NUM_THREADS"] = num_threads * num_streams
-        compiled, self.precision = compile_for_cpu(core, network, fp16, **config)  # of the layers kept in float
+        path = model.int8 if int8 else model.path
+        try:
+            network = core.read_model(str(path))
+            channels = network.input(0).get_partial_shape()[1]
+            network.reshape({network.input(0): ov.PartialShape([1, channels, *shape])})  # static: planned once
+            compiled, self.precision = compile_for_cpu(core, network, fp16, **config)  # of the layers kept in float
+        except RuntimeError as e:  # ONNX Runtime ran the model, OpenVINO cannot: e.g. an operator it lacks
+            why = [line.strip(" -") for line in str(e).splitlines() if line.strip()][-1]
+            raise vs.Error(f"dvd.Deblur: backend='ov': OpenVINO cannot run model {path} ({why}); use "
+                           "backend='cpu' (ONNX Runtime), which runs it") from None
         self.int8 = int8
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(num_streams):

@@ -27,10 +27,8 @@ from pathlib import Path
 DEFAULT_CHUNK_FRAMES = 1000
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vs-dvd render", description=__doc__.split("\n\n")[0].replace("``", ""),
-                                epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def configure(p: argparse.ArgumentParser) -> None:
+    """The options of ``vs-dvd render`` (the CLI's ``render`` subcommand, ``vs_dvd.cli``)."""
     p.add_argument("script", type=Path, metavar="SCRIPT.vpy", help="the VapourSynth script to render (output 0)")
     p.add_argument("out", type=Path, metavar="OUT", help="the video to write; its suffix picks the container "
                    "(.mkv holds FFV1 and any codec)")
@@ -58,13 +56,10 @@ def parser() -> argparse.ArgumentParser:
                    help="keep OUT.chunks/ after OUT is written (a rerun then only joins them again)")
     p.add_argument("--restart", action="store_true", help="discard the chunks of an earlier render of OUT")
     p.add_argument("-y", "--overwrite", action="store_true", help="overwrite OUT if it exists")
-    return p
 
 
-def main(argv: list[str]) -> int:
-    """Run ``vs-dvd render`` with ``argv`` (the arguments after ``render``); the exit status."""
-    p = parser()
-    a = p.parse_args(argv)
+def run(a: argparse.Namespace, p: argparse.ArgumentParser) -> int:
+    """``vs-dvd render`` with the options ``configure`` parsed; the exit status."""
     if a.chunk_frames < 1:
         p.error(f"--chunk-frames {a.chunk_frames}: must be at least 1")
     if a.workers is not None and a.workers < 1:

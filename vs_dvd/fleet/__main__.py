@@ -1,6 +1,6 @@
 """``python -m vs_dvd.fleet SCRIPT.vpy OUT ...``: the same as ``vs-dvd render SCRIPT.vpy OUT ...``."""
 import sys
 
-from . import main
+from ..cli import main
 
-sys.exit(main(sys.argv[1:]))
+sys.exit(main(["render", *sys.argv[1:]]))

@@ -12,6 +12,11 @@ class ConcatError(RuntimeError):
     """ffmpeg could not join the chunks; the message carries its own."""
 
 
+def streams_from(index: int) -> list[str]:
+    """ffmpeg options taking input ``index``'s audio streams (if any), chapters and container metadata."""
+    return ["-map", f"{index}:a?", "-map_metadata", str(index), "-map_chapters", str(index)]
+
+
 def concat(chunks: list[Path], out: Path, audio_from: Path | None = None) -> None:
     """Write ``out`` (atomically) from ``chunks`` in order, plus ``audio_from``'s audio streams."""
     ffmpeg = shutil.which("ffmpeg")
@@ -24,8 +29,7 @@ def concat(chunks: list[Path], out: Path, audio_from: Path | None = None) -> Non
     cmd = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-f", "concat", "-safe", "0",
            "-i", str(listing)]
     if audio_from:
-        cmd += ["-i", str(audio_from), "-map", "0:v", "-map", "1:a?", "-map_metadata", "1",
-                "-map_chapters", "1"]
+        cmd += ["-i", str(audio_from), "-map", "0:v", *streams_from(1)]
     else:
         cmd += ["-map", "0:v", "-map_metadata", "-1"]
     result = subprocess.run([*cmd, "-c", "copy", str(temp)], capture_output=True, text=True)
