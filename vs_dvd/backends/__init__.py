@@ -30,6 +30,8 @@ TRT_INSTALL = ("install NVIDIA TensorRT 10+ (pip install tensorrt --extra-index-
                "tensorrt-rtx-cu13-libs tensorrt-rtx-cu13-bindings)")
 CUDA_INSTALL = "install PyTorch with CUDA (pip install 'vs-dvd[cuda]')"
 OV_INSTALL = "install OpenVINO (pip install 'vs-dvd[ov]')"
+OV_CLASH_FIX = ("use backend='cpu' (ONNX Runtime), or keep one OpenVINO: pip uninstall vapoursynth-mlrt-ov, or pip "
+                "uninstall openvino; in a Python script, importing openvino before the first use of vs.core also works")
 
 
 class Backend(Protocol):
@@ -70,7 +72,7 @@ def _torch_sees_cuda() -> bool:
 
 def _trt_builds_for(device_id: int) -> bool:
     """Whether the installed TensorRT flavour can build for GPU ``device_id`` (TensorRT-RTX skips Hopper)."""
-    from trt_build import cannot_build_for
+    from vs_dvd.trt_build import cannot_build_for
 
     return cannot_build_for(device_id) is None
 
@@ -83,8 +85,14 @@ def resolve(backend: str, device_id: int) -> str:
             backend = "trt"
         elif gpus and runtime_version("cuda") and _torch_sees_cuda():
             backend = "cuda"
+        elif runtime_version("ov") and (clash := module("ov").foreign_runtime()):
+            vs.core.log_message(vs.MESSAGE_TYPE_WARNING, f"dvd.Deblur: backend='auto' skips 'ov': {clash}, "
+                                "which OpenVINO's Python package refuses to share (vs-mlrt's vapoursynth-mlrt-ov "
+                                "brings one); continuing on backend='cpu'")
+            backend = "cpu"
         else:
             backend = "ov" if runtime_version("ov") else "cpu"
+        vs.core.log_message(vs.MESSAGE_TYPE_INFORMATION, f"dvd.Deblur: backend='auto' chose '{backend}' ({_why(backend)})")
     if backend == "trt" and not runtime_version("trt"):
         raise vs.Error(f"dvd.Deblur: backend='trt' needs TensorRT, which is not installed; "
                        f"{TRT_INSTALL}, or use backend='cuda' or 'cpu'")
@@ -94,6 +102,10 @@ def resolve(backend: str, device_id: int) -> str:
     if backend == "ov" and not runtime_version("ov"):
         raise vs.Error(f"dvd.Deblur: backend='ov' needs OpenVINO, which is not installed; "
                        f"{OV_INSTALL}, or use backend='cpu' (ONNX Runtime)")
+    if backend == "ov" and (clash := module("ov").foreign_runtime()):
+        raise vs.Error(f"dvd.Deblur: backend='ov' cannot run here: {clash}, and OpenVINO's Python package "
+                       f"refuses to share a process with another build (vs-mlrt's vapoursynth-mlrt-ov brings "
+                       f"one); {OV_CLASH_FIX}")
     devices = 1 if backend in ON_THE_CPU else cuda_devices()
     if backend not in ON_THE_CPU and devices == 0:
         raise vs.Error(f"dvd.Deblur: backend='{backend}' needs an NVIDIA GPU, but the CUDA driver "
@@ -103,6 +115,14 @@ def resolve(backend: str, device_id: int) -> str:
         raise vs.Error(f"dvd.Deblur: device_id={device_id} is out of range: backend='{backend}' has "
                        f"{what}; pass device_id between 0 and {devices - 1}")
     return backend
+
+
+def _why(backend: str) -> str:
+    """The reason ``auto`` lands on ``backend``, for its log line."""
+    return {"trt": "TensorRT is installed and builds for this GPU",
+            "cuda": "PyTorch sees a CUDA GPU" + ("" if runtime_version("trt") else "; TensorRT is not installed"),
+            "ov": "no usable NVIDIA GPU; OpenVINO is the faster CPU runtime",
+            "cpu": "no usable NVIDIA GPU" + ("" if runtime_version("ov") else "; OpenVINO is not installed")}[backend]
 
 
 def free_memory(backend: str, device_id: int) -> int:
