@@ -1,7 +1,7 @@
 """The demo's real footage: OpenCV's pedestrian sample ``vtest.avi``, from Debian's ``opencv-doc``.
 
 The package is fetched with ``apt-get download`` (no install, no root needed), the one video is
-taken out of it, and the ~95 MB package is deleted again: only the 8 MB clip stays in the cache.
+taken out of it, and the package is deleted again: only the clip stays in the cache.
 """
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ from training.data import footage
 from vs_dvd.network import DBN, DBNConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--width", "4", "--batch", "2", "--crop", "16", "--workers", "0", "--threads", "1", "--amp", "off",
-        "--log-every", "1", "--ckpt-every", "2", "--val-every", "0", "--iters", "8"]
+TINY = ["--width", "4", "--batch", "2", "--crop", "16", "--workers", "0", "--threads", "1", "--ckpt-every", "2",
+        "--val-every", "0", "--iters", "8"]
 KILLED_AT = 6  # the checkpoint write that is interrupted; 2 and 4 are complete by then
 
 # Run training.train in this subprocess and SIGKILL it at the ``nth`` call of ``module.attr`` made

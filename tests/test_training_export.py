@@ -115,11 +115,22 @@ def test_the_cli_exports_the_latest_checkpoint_of_a_training_folder(model, tmp_p
     run_folder = tmp_path / "run"
     make_checkpoint(run_folder, model, step=10)
     out = tmp_path / "exported.onnx"
-    main([str(run_folder), "-o", str(out), "--fp16-weights", "--check-size", "16x24"])
+    main([str(run_folder), "-o", str(out), "--fp16-weights", "--check-size", "16x24", "--description", "a test"])
     assert "max abs error" in capsys.readouterr().out
     sidecar = json.loads(sidecar_path(out).read_text())
     assert sidecar["checkpoint"] == "step-0000010" and sidecar["weights"] == "float16"
     assert sidecar["training"]["width"] == 4 and sidecar["placeholder"] is False
+    assert sidecar["description"] == "a test"
+
+
+def test_the_bundled_sidecar_holds_what_export_writes_and_no_history(model, tmp_path):
+    """The phase history lives in docs/model/history.md; the sidecar keeps what the runtime checks."""
+    from vs_dvd.model import BUNDLED
+
+    written = export_onnx(model, tmp_path / "m.onnx", check_size=(16, 24))
+    bundled = json.loads(sidecar_path(BUNDLED).read_text())
+    assert set(written) <= set(bundled) <= set(written) | {"description", "checkpoint", "training", "weights_averaged"}
+    assert "docs/model/history.md" in bundled["description"]
 
 
 def test_the_cli_refuses_a_folder_without_checkpoints(tmp_path, capsys):

@@ -47,3 +47,14 @@ def test_a_new_gate_passes_the_change_and_a_shut_one_returns_the_centre_frame():
     rows = layer_table(gated)
     assert [r["name"] for r in rows[-6:]] == [f"gate.G{i}" for i in range(6)] == layer_names(gate=True)[-6:]
     assert sum(r["params"] for r in rows) == parameter_count(gated)
+
+
+def test_flops_counts_two_per_multiply_add_of_every_convolution_and_scale_with_the_pixels():
+    from torch import nn
+
+    from vs_dvd.network import flops
+
+    layers = nn.Sequential(nn.Conv2d(15, 8, 3, padding=1), nn.ConvTranspose2d(8, 4, 4, 2, 1))
+    per_pixel = 2 * 15 * 8 * 9 + 2 * 8 * 4 * 16  # the transposed one: each input pixel meets every weight
+    assert flops(layers, 16, 24) == per_pixel * 16 * 24
+    assert flops(DBN(), 64, 64) * 4 == flops(DBN(), 128, 128)

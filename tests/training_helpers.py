@@ -73,9 +73,8 @@ def make_checkpoint(out: Path, model, step: int = 10, align: str | None = None) 
     from training import checkpoint
     from training.train import parse_args
 
-    args = parse_args(["--data", str(out / "unused"), "--out", str(out), "--width", str(model.config.width),
-                       "--head", model.config.head])
-    args.align = align
+    args = parse_args(["--data", str(out / "unused"), "--out", str(out), "--width", str(model.config.width)])
+    args.head, args.align = model.config.head, align
     opt = torch.optim.Adam(model.parameters())
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     out.mkdir(parents=True, exist_ok=True)

@@ -183,12 +183,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="max abs ONNX Runtime vs PyTorch error allowed (default 1e-4, 2e-3 with --fp16-weights)")
     parser.add_argument("--check-size", type=_size, default=(64, 96), metavar="HxW",
                         help="frame size of the parity check (default 64x96)")
+    parser.add_argument("--description", metavar="TEXT",
+                        help="a short provenance summary for the sidecar (what the model is, where its history is)")
     args = parser.parse_args(argv)
     try:
         model, checkpoints, training_args = checkpoint.average(args.checkpoints)
         provenance = ({"checkpoint": checkpoints[0].name, "training": training_args[0]} if len(checkpoints) == 1 else
                       {"checkpoint": [str(c) for c in checkpoints], "training": training_args,
                        "weights_averaged": True})
+        if args.description:
+            provenance["description"] = args.description
         sidecar = export_onnx(model, args.output, provenance, fp16_weights=args.fp16_weights,
                               tolerance=args.tolerance, check_size=args.check_size,
                               align=training_args[0].get("align"))

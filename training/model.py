@@ -46,9 +46,8 @@ def format_table(model: DBN) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.model", description="Print the DBN's layer table.")
     parser.add_argument("--width", type=int, default=64, help="channels of the first stage (paper: 64)")
-    parser.add_argument("--head", choices=("residual", "sigmoid"), default="residual")
     args = parser.parse_args(argv)
-    print(format_table(DBN(DBNConfig(args.width, args.head))))
+    print(format_table(DBN(DBNConfig(args.width))))
 
 
 if __name__ == "__main__":

@@ -1,21 +1,25 @@
 """Train DBN on synthesised blurry/sharp clips: ``python -m training.train --data DIR --out DIR``.
 
-One loop, nanoGPT style. Paper defaults (Adam, lr 0.005 halved every 8k iterations after 24k, 80k
-iterations, batch 64, MSE on 128-px crops). bf16 autocast where the hardware has native bf16, AMP
-on CUDA; several GPUs or nodes through ``torchrun`` (DDP, NCCL on CUDA, gloo on the CPU). A
-checkpoint (``training.checkpoint``) is written every ``--ckpt-every`` steps and at a stop, so a kill
-at any moment loses at most the steps since the last one; ``--resume`` continues the newest, with its
-network.
+One loop, nanoGPT style. Settings are flags; a recipe phase is a config file of them
+(``--config training/recipes/phases/17-gate-and-network.toml``; flags given beside it override it).
+Adam on 128-px crops; the cosine schedule by default, the paper's (``--paper``: sigmoid head, lr
+halved every 8k steps after 24k) on request. bf16 autocast where the hardware has native bf16, fp16
+on older GPUs; the GPU when there is one; several GPUs or nodes through ``torchrun`` (DDP, NCCL on
+CUDA, gloo on the CPU). A checkpoint (``training.checkpoint``) is written every ``--ckpt-every``
+steps and at a stop, so a kill at any moment loses at most the steps since the last one;
+``--resume`` continues the newest, with its network, whatever the flags say about the network.
 """
 from __future__ import annotations
 
 import argparse
+import glob
 import logging
 import math
 import os
 import shutil
 import signal
 import time
+import tomllib
 from contextlib import nullcontext
 from itertools import count
 from pathlib import Path
@@ -34,20 +38,45 @@ from vs_dvd.network import DBN, DBNConfig, with_gate
 
 log = logging.getLogger("training.train")
 PSNR_CEILING = 80.0  # dB where the PSNR loss levels off by default: exact samples stay finite
+LOG_EVERY = 25  # steps between log lines (and --fit-time-limit's re-plans)
+VAL_SAMPLES = 64  # fixed centred validation crops, every --val-every steps
+PAPER_DECAY = (24_000, 8_000)  # the paper's schedule: lr halved every 8k steps from step 24k
+PAPER = {"head": "sigmoid", "schedule": "paper", "lr": 0.005, "iters": 80_000, "batch": 64, "crop": 128,
+         "loss": "mse"}  # Su et al.'s set-up, all of it, for --paper
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a probability between 0 and 1, not {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"a value above 0 (e.g. 40), not {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    flag = argparse.BooleanOptionalAction
+    p.add_argument("--config", type=Path, metavar="FILE.toml",
+                   help="settings from a TOML file (`sharp-frames = 0.1`, `data = [\"photos/*\"]`; paths relative "
+                        "to the current folder, data globs expanded); flags given beside it override them")
     p.add_argument("--data", type=Path, nargs="+", required=True, help="dataset folders (training.data.*)")
     p.add_argument("--out", type=Path, required=True, help="checkpoint folder (keep it outside the repo)")
-    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    p.add_argument("--resume", action=flag, default=False, help="continue from the newest checkpoint in --out")
     p.add_argument("--init", type=Path, metavar="MODEL.onnx",
                    help="fine-tune an exported DBN (e.g. vs_dvd/data/dbn.onnx): start from its weights, with "
-                        "BatchNorm folded as exported; its sidecar sets --width and --head")
-    p.add_argument("--width", type=int, default=64, help="channels of the first stage (paper: 64)")
-    p.add_argument("--head", choices=("residual", "sigmoid"), default="residual")
-    p.add_argument("--gate", action="store_true",
+                        "BatchNorm folded as exported; its sidecar sets the network")
+    p.add_argument("--width", type=int, default=64, help="channels of the first stage of a new network (paper: 64)")
+    p.add_argument("--paper", action=flag, default=False,
+                   help="Su et al.'s set-up, the sigmoid head and " + " ".join(
+                       f"--{k} {v}" for k, v in PAPER.items() if k != "head") + " (flags given too override it)")
+    p.add_argument("--gate", action=flag, default=False,
                    help="train only a small per-pixel gate on the --init model's change to the centre frame, "
                         "the DBN frozen (with --sharp-frames, it learns to leave sharp centres alone)")
     p.add_argument("--iters", type=int, default=80_000)
@@ -56,46 +85,73 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--loss", choices=("mse", "psnr"), default="mse",
                    help="mse: the paper's; psnr: the mean over samples of -PSNR, which weighs a sample's error "
                         "against its own scale, so nearly sharp samples count as much as very blurry ones")
-    p.add_argument("--psnr-ceiling", type=float, default=PSNR_CEILING, metavar="DB",
+    p.add_argument("--psnr-ceiling", type=_positive, default=PSNR_CEILING, metavar="DB",
                    help="with --loss psnr: the PSNR a sample's loss levels off at (an MSE floor added to each "
                         "sample's); a lower one keeps samples the model already renders nearly exactly, such "
-                        "as --sharp-frames' sharp centres, from outweighing the blurry ones (default %(default)s)")
-    p.add_argument("--sharp-frames", type=float, default=0.0, metavar="P",
+                        "as --sharp-frames' sharp centres, from outweighing the blurry ones")
+    p.add_argument("--sharp-frames", type=_probability, default=0.0, metavar="P",
                    help="chance that each frame of a training window is fed sharp instead of blurry (\"lucky "
-                        "frames\"; default 0)")
-    p.add_argument("--data-on-device", action="store_true",
+                        "frames\")")
+    p.add_argument("--data-on-device", action=flag, default=False,
                    help="hold the training clips on the GPU and cut batches there (no loader workers)")
     p.add_argument("--lr", type=float, default=0.005)
-    p.add_argument("--schedule", choices=("paper", "cosine"), default="paper",
-                   help="paper: halve every --lr-every after --lr-start; cosine: warm-up then cosine to 2%% of --lr")
-    p.add_argument("--lr-start", type=int, default=24_000)
-    p.add_argument("--lr-every", type=int, default=8_000)
+    p.add_argument("--schedule", choices=("cosine", "paper"), default="cosine",
+                   help="cosine: --warmup steps, then cosine to 2%% of --lr at --iters; paper: halve every "
+                        f"{PAPER_DECAY[1]} steps from step {PAPER_DECAY[0]}")
     p.add_argument("--warmup", type=int, default=200, help="warm-up steps of the cosine schedule")
-    p.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto",
-                   help="auto: bf16 where the CPU or GPU has native bf16, fp16 on older GPUs, fp32 on other CPUs")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda")
     p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0: PyTorch's default)")
     p.add_argument("--workers", type=int, default=1, help="data loader processes per training process")
     p.add_argument("--ckpt-every", type=int, default=250)
-    p.add_argument("--val-every", type=int, default=500)
-    p.add_argument("--val-samples", type=int, default=64)
-    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--val-every", type=int, default=500,
+                   help=f"steps between validations on {VAL_SAMPLES} centred crops of the val clips (0: none)")
     p.add_argument("--time-limit", type=float, default=0,
                    help="stop after this many minutes with a checkpoint, as after SIGTERM (0: no limit)")
-    p.add_argument("--fit-time-limit", action="store_true",
+    p.add_argument("--fit-time-limit", action=flag, default=False,
                    help="with --time-limit and --schedule cosine: at every log line, re-plan --iters (then an upper "
                         "bound) from the measured step rate, so that the schedule ends at the deadline instead of "
                         "being cut there; the step count then depends on the machine's speed")
     p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(head="residual")  # the network's head; sigmoid with --paper
+    return p
+
+
+def config_argv(path: Path, p: argparse.ArgumentParser) -> list[str]:
+    """A config file's settings as the flags they stand for: ``key = value`` is ``--key value``, a list
+    gives several values, ``true``/``false`` is ``--key``/``--no-key``; globs in ``data`` are expanded."""
+    try:
+        settings = tomllib.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        p.error(f"--config {path}: not a readable TOML file ({e})")
+    argv = []
+    for key, value in settings.items():
+        option = f"--{key}"
+        if option not in p._option_string_actions or key == "config":
+            p.error(f"--config {path}: {key!r} is not a setting of training.train (see --help)")
+        if isinstance(value, bool):
+            argv.append(option if value else f"--no-{key}")
+            continue
+        values = value if isinstance(value, list) else [value]
+        if key == "data":
+            values = [match for v in values for match in (sorted(glob.glob(str(v))) or [v])]
+        argv += [option, *map(str, values)]
+    return argv
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = parser()
+    first = argparse.ArgumentParser(add_help=False)  # --config first: its settings go before the other flags
+    first.add_argument("--config", type=Path)
+    known, rest = first.parse_known_args(argv)
+    argv = (config_argv(known.config, p) if known.config else []) + rest
     args = p.parse_args(argv)
+    if args.paper:  # the preset sets defaults; flags given still win
+        p.set_defaults(**PAPER)
+        args = p.parse_args(argv)
+    args.config = known.config
     if args.fit_time_limit and not (args.time_limit and args.schedule == "cosine"):
         p.error("--fit-time-limit needs --time-limit MINUTES and --schedule cosine")
-    if not 0.0 <= args.sharp_frames <= 1.0:
-        p.error(f"--sharp-frames is a probability between 0 and 1, not {args.sharp_frames}")
     if args.psnr_ceiling != PSNR_CEILING and args.loss != "psnr":
         p.error("--psnr-ceiling shapes the PSNR loss: add --loss psnr")
-    if args.psnr_ceiling <= 0:
-        p.error(f"--psnr-ceiling is a PSNR above 0 dB (e.g. 40), not {args.psnr_ceiling}")
     if args.gate and args.init is None:
         p.error("--gate trains a gate on a trained DBN: pass --init MODEL.onnx")
     return args
@@ -103,7 +159,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def lr_factor(step: int, args: argparse.Namespace) -> float:
     if args.schedule == "paper":
-        return 0.5 ** ((step - args.lr_start) // args.lr_every + 1) if step >= args.lr_start else 1.0
+        start, every = PAPER_DECAY
+        return 0.5 ** ((step - start) // every + 1) if step >= start else 1.0
     if step < args.warmup:
         return (step + 1) / args.warmup
     progress = min(1.0, (step - args.warmup) / max(1, args.iters - args.warmup))
@@ -128,18 +185,14 @@ def loss_fn(out: torch.Tensor, target: torch.Tensor, kind: str, ceiling: float =
     return 10.0 * torch.log10(mse + 10.0 ** (-ceiling / 10)).mean()
 
 
-def autocast(device: torch.device, amp: str):
-    if amp == "off":
-        return nullcontext()
-    if amp == "auto":
-        if device.type == "cpu":
-            # bf16 pays off only with native bf16 instructions (AVX512-BF16/AMX); on AVX2 it is ~10x slower.
-            if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
-                return nullcontext()
-            amp = "bf16"
-        else:
-            amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+def autocast(device: torch.device):
+    """bf16 where the device computes it natively, fp16 on older GPUs, fp32 on other CPUs."""
+    if device.type == "cpu":
+        # bf16 pays off only with native bf16 instructions (AVX512-BF16/AMX); without them it is far slower.
+        if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            return nullcontext()
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return torch.autocast(device.type, dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
 
 
 class Batches:
@@ -181,13 +234,13 @@ def initial_model(args: argparse.Namespace) -> DBN:
 
 
 @torch.no_grad()
-def validate(model: DBN, data: ClipDataset, n: int, device: torch.device, amp: str) -> dict:
+def validate(model: DBN, data: ClipDataset, n: int, device: torch.device) -> dict:
     """Mean PSNR of input and output on ``n`` fixed centred validation crops."""
     model.eval()
     gains, inputs = [], []
     for i in range(n):
         x, y = (t[None].to(device) for t in data[i])
-        with autocast(device, amp):
+        with autocast(device):
             out = model(x)
         target = y.cpu().numpy()
         inputs.append(psnr(x[:, 6:9].cpu().numpy(), target))
@@ -198,17 +251,15 @@ def validate(model: DBN, data: ClipDataset, n: int, device: torch.device, amp: s
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    distributed = "RANK" in os.environ
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    distributed = "RANK" in os.environ  # set by torchrun
+    cuda = torch.cuda.is_available()
     if distributed:
-        dist.init_process_group("nccl" if args.device == "cuda" else "gloo")
+        dist.init_process_group("nccl" if cuda else "gloo")
         rank, world = dist.get_rank(), dist.get_world_size()
     else:
         rank, world = 0, 1
-    device = torch.device(args.device, int(os.environ.get("LOCAL_RANK", 0))) if args.device == "cuda" \
-        else torch.device(args.device)
-    if device.type == "cuda":
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if cuda else torch.device("cpu")
+    if cuda:
         torch.cuda.set_device(device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -291,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
         x, y = next(batches)
         x = x.to(device, non_blocking=True, memory_format=torch.channels_last)
         y = y.to(device, non_blocking=True)
-        with autocast(device, args.amp):
+        with autocast(device):
             out = model(x)
         loss = loss_fn(out.float(), y, args.loss, args.psnr_ceiling)
         opt.zero_grad(set_to_none=True)
@@ -301,16 +352,16 @@ def main(argv: list[str] | None = None) -> None:
         step += 1
         loss_sum += loss.detach()
         bar.update(1)
-        if main_process and step % args.log_every == 0:
-            rate = args.log_every / (time.time() - t0)
-            mean = loss_sum.item() / args.log_every
+        if main_process and step % LOG_EVERY == 0:
+            rate = LOG_EVERY / (time.time() - t0)
+            mean = loss_sum.item() / LOG_EVERY
             bar.set_postfix(loss=f"{mean:.5f}", lr=f"{sched.get_last_lr()[0]:.2e}", it_s=f"{rate:.2f}")
             writer.add_scalar("train/loss", mean, step)
             writer.add_scalar("train/lr", sched.get_last_lr()[0], step)
             writer.add_scalar("train/steps_per_s", rate, step)
             log.info("step %d loss %.5f lr %.2e %.2f step/s", step, mean, sched.get_last_lr()[0], rate)
             t0, loss_sum = time.time(), torch.zeros((), device=device)
-        if args.fit_time_limit and step % args.log_every == 0:
+        if args.fit_time_limit and step % LOG_EVERY == 0:
             now = time.time()
             if fit_from is None:
                 fit_from = step, now
@@ -325,7 +376,7 @@ def main(argv: list[str] | None = None) -> None:
                              args.iters)
                 fitted = True
         if val_data is not None and step % args.val_every == 0:
-            v = validate(raw, val_data, args.val_samples, device, args.amp)
+            v = validate(raw, val_data, VAL_SAMPLES, device)
             writer.add_scalar("val/psnr_gain", v["gain"], step)
             log.info("step %d validation: input %.2f dB, gain %+.3f dB", step, v["input_psnr"], v["gain"])
         if main_process and (step % args.ckpt_every == 0 or step == args.iters):

@@ -4,8 +4,8 @@ Su et al. train DBN on unaligned windows and on windows whose neighbours were wa
 centre by optical flow. A model trained on aligned windows says so in its sidecar
 (``"align": "dis-fast"``); the plugin and ``training.evaluate`` then align the same way before
 inference, and training aligns its crops with this very function, so all three see the same input.
-OpenCV's DIS flow (preset fast) costs about 10 ms per pair at 512 px and 80 ms at 1080p on one core;
-with the warps, a 1080p float window takes 0.66 s.
+OpenCV's DIS flow (preset fast) runs on one CPU core per pair; what it costs beside the network is
+in README's "Aligned models".
 """
 from __future__ import annotations
 

@@ -51,8 +51,8 @@ class ModelInfo:
         return bool(self.sidecar and self.sidecar.get("placeholder"))
 
     def bytes_per_pixel(self, half: bool) -> int:
-        """Peak inference memory per input pixel, with margin: ONNX Runtime measured ~7 floats per
-        unit of DBN width (905 bytes at width 32). A model without sidecar counts as the paper's 64."""
+        """Peak inference memory per input pixel: 8 floats per unit of DBN width plus 16, a margin over
+        ONNX Runtime's peak. A model without sidecar counts as the paper's 64."""
         width = (self.architecture or {}).get("width", 64)
         return (8 * width + 16) * (2 if half else 4)
 

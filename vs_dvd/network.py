@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .basics import FRAMES
+from .basics import FRAMES, MULTIPLE
 from .model import sidecar_path
 
 HEADS = ("residual", "sigmoid")
@@ -208,6 +208,35 @@ class DBN(nn.Module):
                              f"({'; '.join(problems[:3])})")
         network.load_state_dict({name: torch.from_numpy(stored[name].astype(np.float32)) for name in expected})
         return network.eval()
+
+
+def flops(network: nn.Module, height: int, width: int, multiple: int = MULTIPLE) -> int:
+    """Floating-point operations of one forward pass on a 1 x C x ``height`` x ``width`` input (multiples
+    of ``multiple``): two per multiply-add of every convolution (transposed ones too), the usual dense
+    count; the elementwise rest (ReLUs, skips, the gate's arithmetic) is left out. Every layer's size is
+    the input's scaled by its stride, so the count is linear in the pixels: it is taken on a
+    ``multiple`` x ``multiple`` input and scaled."""
+    if height % multiple or width % multiple:
+        raise ValueError(f"{height}x{width} is not a multiple of {multiple}")
+    total = 0
+
+    def count(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal total
+        transposed = isinstance(module, nn.ConvTranspose2d)
+        pixels = (inputs[0] if transposed else output)[0, 0].numel()  # where each weight is applied once
+        total += 2 * module.weight.numel() * pixels // module.groups ** transposed
+
+    hooks = [m.register_forward_hook(count) for m in network.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    first = next(m for m in network.modules() if isinstance(m, nn.Conv2d))
+    training = network.training
+    try:
+        with torch.no_grad():  # in eval mode, so that BatchNorm's running statistics stay as they are
+            network.eval()(torch.rand(1, first.in_channels, multiple, multiple, device=first.weight.device))
+    finally:
+        network.train(training)
+        for hook in hooks:
+            hook.remove()
+    return total * (height // multiple) * (width // multiple)
 
 
 def exported_sidecar(path: str | Path) -> dict:

@@ -1,8 +1,7 @@
 """OpenVINO on the CPU: the ONNX model compiled for this CPU and this tile shape.
 
 Faster than ONNX Runtime on the same CPU, and with ``fp16`` it computes in bfloat16 where the CPU
-does so natively (AVX512-BF16, AMX): with the bundled model on a 2-core EPYC with AVX512-BF16,
-1.15-1.5x ONNX Runtime's frame rate in fp32 and 2.25-3x in bf16 (``bench/cpu_backends.py``).
+does so natively (AVX512-BF16, AMX); ``bench/cpu_backends.py`` measures how much (README's Benchmark).
 """
 from __future__ import annotations
 

@@ -71,7 +71,11 @@ def storage(fmt: vs.VideoFormat) -> torch.dtype:
 
 class Converter:
     """Frames of ``fmt`` (``width`` x ``height``, colour as ``colour``) to and from the model's padded
-    3 x H' x W' float32 RGB on ``device``; H' and W' are multiples of ``multiple``."""
+    3 x H' x W' float32 RGB on ``device``; H' and W' are multiples of ``multiple``.
+
+    Both directions are affine per pixel once chroma is at full size (the sample scaling, the matrix),
+    and the chroma filters' weights sum to one, so the scaling is folded into the matrix: one matrix
+    product with a bias per direction, over planes stacked in one buffer."""
 
     def __init__(self, fmt: vs.VideoFormat, colour: Colour, width: int, height: int, multiple: int,
                  device: torch.device):
@@ -79,17 +83,23 @@ class Converter:
         if why:
             raise ValueError(why)
         self.format, self.width, self.height, self.device = fmt, width, height, device
-        self.padding = (-width % multiple, -height % multiple)
+        self.padded = (height + -height % multiple, width + -width % multiple)
         family = fmt.color_family
         full = colour.range == 1 if fmt.sample_type == vs.INTEGER else True
-        self._scales = [sample_scale(fmt, full, family == vs.YUV and p > 0, colour.matrix == YCGCO)
-                        for p in range(fmt.num_planes)]
-        self._peak = 2 ** fmt.bits_per_sample - 1
-        self._forward = self._inverse = None
+        steps, offsets = np.array([sample_scale(fmt, full, family == vs.YUV and p > 0, colour.matrix == YCGCO)
+                                   for p in range(fmt.num_planes)]).T
         if family == vs.YUV:
             forward = rgb_to_yuv(colour.matrix)
-            self._forward = torch.tensor(forward, dtype=torch.float32, device=device)
-            self._inverse = torch.tensor(np.linalg.inv(forward), dtype=torch.float32, device=device)
+        elif family == vs.GRAY:
+            forward = np.full((1, 3), 1 / 3)  # GRAY is replicated to RGB; back, it is RGB's mean
+        else:
+            forward = np.eye(3)
+        inverse = np.linalg.pinv(forward)  # the exact inverse where forward is square
+        # planes -> RGB: inverse @ ((sample - offset) / step); RGB -> samples: step * (forward @ rgb) + offset
+        as_tensor = lambda array: torch.tensor(array, dtype=torch.float32, device=device)
+        self._to_rgb = as_tensor(inverse / steps), as_tensor(-(inverse / steps) @ offsets)[:, None]
+        self._from_rgb = as_tensor(forward * steps[:, None]), as_tensor(offsets)[:, None]
+        self._peak = 2 ** fmt.bits_per_sample - 1
         self._up = self._down = None
         if family == vs.YUV and fmt.subsampling_w + fmt.subsampling_h:
             self._up, self._down = self._chroma_filters(colour.chromaloc or 0)
@@ -109,43 +119,58 @@ class Converter:
 
     def to_rgb(self, planes: list[torch.Tensor]) -> torch.Tensor:
         """The frame's planes (on the device, in ``storage`` dtype) -> padded, sanitised RGB."""
-        values = [self._dequantise(plane, *scale) for plane, scale in zip(planes, self._scales)]
+        h, w = self.height, self.width
+        stacked = torch.empty((len(planes), h, w), dtype=torch.float32, device=self.device)
+        stacked[0].copy_(widened(planes[0]))
         if self._up:
-            chroma = torch.stack(values[1:])
             columns, rows = self._up
+            chroma = torch.stack([widened(plane) for plane in planes[1:]]).float()
             chroma = columns.columns(chroma) if columns else chroma
-            values[1:] = rows.rows(chroma) if rows else chroma
-        stacked = torch.stack(values) if len(values) == 3 else values[0].expand(3, -1, -1)
-        if self._inverse is not None:
-            stacked = torch.einsum("ij,jhw->ihw", self._inverse, stacked)
-        rgb = torch.nan_to_num(stacked, nan=0.0).clamp_(0.0, 1.0)
-        if any(self.padding):
-            rgb = torch.nn.functional.pad(rgb[None], (0, self.padding[0], 0, self.padding[1]), mode="reflect")[0]
-        return rgb.contiguous()
+            if rows:
+                rows.rows(chroma, out=stacked[1:])
+            else:
+                stacked[1:].copy_(chroma)
+        else:
+            for stack, plane in zip(stacked[1:], planes[1:]):
+                stack.copy_(widened(plane))
+        rgb = torch.empty((3, *self.padded), dtype=torch.float32, device=self.device)
+        inside = rgb[:, :h, :w]
+        if inside.is_contiguous():
+            torch.addmm(self._to_rgb[1], self._to_rgb[0], stacked.view(len(planes), -1), out=rgb.view(3, -1))
+        else:
+            inside.copy_(torch.addmm(self._to_rgb[1], self._to_rgb[0], stacked.view(len(planes), -1)).view(3, h, w))
+        if self.format.sample_type == vs.FLOAT:
+            torch.nan_to_num_(inside, nan=0.0)
+        inside.clamp_(0.0, 1.0)
+        if self.padded[0] > h:  # mirrored as vs_dvd.frames.read mirrors: the last row not repeated
+            rgb[:, h:, :w] = rgb[:, 2 * h - 2 - torch.arange(h, self.padded[0], device=self.device), :w]
+        if self.padded[1] > w:
+            rgb[:, :, w:] = rgb[:, :, 2 * w - 2 - torch.arange(w, self.padded[1], device=self.device)]
+        return rgb
 
     def from_rgb(self, rgb: torch.Tensor) -> list[torch.Tensor]:
         """The model's padded RGB (float32, on the device) -> the clip's planes in ``storage`` dtype."""
-        rgb = rgb[:, :self.height, :self.width].float()
-        if self.format.color_family == vs.GRAY:
-            values = [rgb.mean(0)]
-        else:
-            values = list(torch.einsum("ij,jhw->ihw", self._forward, rgb)) if self._forward is not None else list(rgb)
+        h, w = self.height, self.width
+        inside = rgb[:, :h, :w].float().contiguous()
+        values = torch.addmm(self._from_rgb[1], self._from_rgb[0], inside.view(3, -1)).view(-1, h, w)
+        groups = [values]  # quantised a group at a time: one operation for planes of one size
         if self._down:
-            chroma = torch.stack(values[1:])
             columns, rows = self._down
-            chroma = rows.rows(chroma) if rows else chroma
-            values[1:] = columns.columns(chroma) if columns else chroma
-        return [self._quantise(v, *scale) for v, scale in zip(values, self._scales)]
+            chroma = rows.rows(values[1:]) if rows else values[1:]
+            groups = [values[:1], columns.columns(chroma) if columns else chroma]
+        return [plane for group in groups for plane in self._quantise(group).unbind(0)]
 
-    def _dequantise(self, plane: torch.Tensor, step: float, offset: float) -> torch.Tensor:
-        if plane.dtype == torch.int16:  # 16-bit samples' bit patterns
-            plane = plane.int() & 0xFFFF
-        values = plane.float()
-        return values if step == 1.0 and offset == 0.0 else (values - offset) / step
-
-    def _quantise(self, values: torch.Tensor, step: float, offset: float) -> torch.Tensor:
+    def _quantise(self, values: torch.Tensor) -> torch.Tensor:
         dtype = storage(self.format)
         if self.format.sample_type == vs.FLOAT:
             return values.to(dtype)
-        samples = torch.round(values * step + offset).clamp_(0, self._peak)
+        samples = values.round_().clamp_(0, self._peak)
         return samples.to(torch.int32).to(dtype) if dtype == torch.int16 else samples.to(dtype)
+
+
+def widened(plane: torch.Tensor) -> torch.Tensor:
+    """A plane in a dtype arithmetic on it is exact in: 16-bit samples from their int16 bit patterns,
+    half floats as float32 (uint8 and float32 planes as they are)."""
+    if plane.dtype == torch.int16:
+        return plane.int() & 0xFFFF
+    return plane.float() if plane.dtype == torch.float16 else plane

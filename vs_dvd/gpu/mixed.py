@@ -3,6 +3,8 @@ under autocast), and everything that reads the centre frame in fp32 (the residua
 from type promotion; the gate is wrapped), so a sharp centre frame never passes through fp16."""
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 from torch import nn
 
@@ -28,6 +30,11 @@ def prepared(network: nn.Module, device: torch.device) -> nn.Module:
 
 def run(network: nn.Module, frames: list[torch.Tensor], fp16: bool) -> torch.Tensor:
     """Five C x H x W frames (float32, oldest first) -> the 3 x H x W float32 output, on the current stream."""
-    batch = torch.cat(frames)[None].contiguous(memory_format=torch.channels_last)
-    with torch.autocast(batch.device.type, dtype=torch.float16, enabled=fp16):
-        return network(batch)[0].float()
+    return forward(network, torch.cat(frames)[None], fp16)[0]  # NCHW: the first convolution makes it channels-last
+
+
+def forward(network: nn.Module, batch: torch.Tensor, fp16: bool) -> torch.Tensor:
+    """N x 15 x H x W (float32) -> N x 3 x H x W float32, the trunk in fp16 with ``fp16``."""
+    with torch.autocast(batch.device.type, dtype=torch.float16) if fp16 else nullcontext():
+        return network(batch).float()
+

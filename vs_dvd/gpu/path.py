@@ -9,7 +9,9 @@ the planes into pinned memory; only the thread that delivers that frame waits, f
 Upload of one frame, inference of another and download of a third so overlap on the GPU.
 
 On the CPU device the same code runs without streams, events or pinned memory (there is nothing to
-overlap); that is how the tests check it.
+overlap); that is how the tests check it. On torch's meta device (shapes only, no data) every device
+operation is dispatched but computes nothing, while the host still stages each frame's planes in and
+out: what remains is the host's own share of the path, which ``bench/plumbing.py`` measures that way.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ class DevicePath:
         self.converter = Converter(fmt, colour, width, height, multiple, device)
         self._dtype = storage(fmt)
         self._cuda = device.type == "cuda"
+        self._staged = device.type != "cpu"  # planes pass through host buffers (pinned on CUDA)
         self._copy_streams = self._stream_pool(num_streams)
         self._compute_streams = self._stream_pool(num_streams)
 
@@ -94,14 +97,15 @@ class DevicePath:
     def write(self, rgb: torch.Tensor, frame: vs.VideoFrame) -> None:
         """The model's RGB (on the device) -> the planes of ``frame``, in its format (inside ``computing``)."""
         planes = self.converter.from_rgb(rgb)
-        if not self._cuda:
+        if not self._staged:
             for p, plane in enumerate(planes):
                 torch.from_numpy(self._view(frame, p)).copy_(plane)
             return
-        staged = [torch.empty(plane.shape, dtype=plane.dtype, pin_memory=True) for plane in planes]
-        for host, plane in zip(staged, planes):
-            host.copy_(plane, non_blocking=True)
-        self._record(torch.cuda.current_stream(self.device)).synchronize()  # this frame's download only
+        staged = [torch.empty(plane.shape, dtype=plane.dtype, pin_memory=self._cuda) for plane in planes]
+        if self._cuda:  # a meta device has no data to download
+            for host, plane in zip(staged, planes):
+                host.copy_(plane, non_blocking=True)
+            self._record(torch.cuda.current_stream(self.device)).synchronize()  # this frame's download only
         for p, host in enumerate(staged):
             np.copyto(self._view(frame, p), host.numpy())
 
@@ -112,25 +116,25 @@ class DevicePath:
 
     def _host(self, frame: vs.VideoFrame, plane: int) -> torch.Tensor:
         """Plane ``plane`` of a source frame on the host: copied into pinned memory for a CUDA upload, else
-        a view of the frame (the conversion reads it before the frame is released)."""
+        a view of the frame on the CPU device (the conversion reads it before the frame is released)."""
         array = self._view(frame, plane)
-        if not self._cuda:
+        if not self._staged:
             with warnings.catch_warnings():  # a read-only source plane: the conversion only reads it
                 warnings.simplefilter("ignore", UserWarning)
                 return torch.from_numpy(array)
-        staged = torch.empty(array.shape, dtype=self._dtype, pin_memory=True)
+        staged = torch.empty(array.shape, dtype=self._dtype, pin_memory=self._cuda)
         np.copyto(staged.numpy(), array)
         return staged
 
     def _upload(self, host: torch.Tensor) -> torch.Tensor:
         # torch's pinned allocator keeps ``host`` until this asynchronous copy has read it
-        return host.to(self.device, non_blocking=True) if self._cuda else host
+        return host.to(self.device, non_blocking=True) if self._staged else host
 
     def _record(self, stream) -> Any:
         """An event marking the end of the work queued so far on ``stream`` (None on the CPU)."""
         if stream is None:
             return None
-        event = torch.cuda.Event()
+        event = torch.cuda.Event(blocking=True)  # a host thread waiting on it sleeps instead of spinning
         event.record(stream)
         return event
 
