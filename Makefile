@@ -26,7 +26,7 @@ $(STAMP): setup.py pyproject.toml
 	  echo "error: the set-up needs about 8 GB free here (PyTorch's CUDA build is most of .venv's 6.6 GB); $$free GB free"; exit 1; }; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[ov,cuda,trt,align,fleet]' --group test
 	touch $@
 
 clean:

@@ -1,14 +1,16 @@
-"""Install vs-dvd: the ``vs_dvd`` package and, in VapourSynth's autoload folder, the native ``dvd`` plugin.
+"""Build the native ``dvd`` plugin into the wheel; everything else about the package is in pyproject.toml.
 
 The plugin is a small C shim (``vs_dvd/shim.c``) that forwards ``core.dvd.*`` calls to Python. It is
 compiled into ``<site-packages>/vapoursynth/plugins/dvd/`` next to a ``manifest.vs``, the layout
 PyPI plugin wheels use, for both ``pip install .`` and ``pip install -e .``.
 """
+import os
 import re
 import sys
 from pathlib import Path
 
 from setuptools import Command, find_packages, setup
+from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build import build
 from setuptools.dist import Distribution
 
@@ -52,7 +54,8 @@ class BuildPlugin(Command):
             extra_preargs=["-O2", "-fvisibility=hidden"],
         )
         library = out / (PLUGIN_NAME + (".dylib" if sys.platform == "darwin" else ".so"))
-        compiler.link_shared_object(objects, str(library), libraries=["dl"])
+        # libdl stays a dependency (--no-as-needed): before glibc 2.34 the dlsym that shim.c binds lives there
+        compiler.link_shared_object(objects, str(library), libraries=["dl"], extra_preargs=["-Wl,--no-as-needed"])
         manifest = out / "manifest.vs"
         manifest.write_text(f"[VapourSynth Manifest V1]\n{PLUGIN_NAME}\n")
         self.outputs = [str(library), str(manifest)]
@@ -72,33 +75,25 @@ class BinaryDistribution(Distribution):
         return True
 
 
-TRT = ["tensorrt-rtx-cu13-libs", "tensorrt-rtx-cu13-bindings", "onnx", "ml_dtypes", "filelock",
-       "torch"]  # torch owns the engine's device memory and streams
-CUDA = ["torch", "onnx"]
-OV = ["openvino"]  # faster CPU inference, bf16 where the CPU has it
-ALIGN = ["opencv-python-headless"]  # models trained on flow-aligned windows (sidecar "align")
-FLEET = ["ray", "tqdm"]  # vs-dvd render: chunks on Ray workers across GPUs and machines
-TRAIN = ["nncf>=3.4", "torch", "safetensors", "tqdm", "tensorboard", "scikit-image", "scikit-video", "av",
-         "opencv-python-headless", "matplotlib", "onnx"]
+class PluginWheel(bdist_wheel):
+    """``py3-none-<platform>``: the shim calls no Python API at link time (it finds CPython's functions in
+    the running process) and links only libc and libdl with symbol versions of glibc 2.2.5 (see shim.c),
+    so one wheel serves every Python 3 and, on Linux, every manylinux_2_28 system."""
+
+    def get_tag(self) -> tuple[str, str, str]:
+        platform = super().get_tag()[2]
+        if sys.platform == "linux":
+            platform = f"manylinux_2_28_{os.uname().machine}"
+        return "py3", "none", platform
+
 
 setup(
-    name="vs-dvd",
-    version=VERSION,
-    description="VapourSynth plugin: video deblurring with the DBN of Su et al. (CVPR 2017)",
-    python_requires=">=3.12",
-    packages=find_packages(include=["vs_dvd", "vs_dvd.*", "trt_build", "trt_build.*", "training", "training.*"]),
-    package_data={"vs_dvd": ["data/*.onnx", "data/*.json"]},
-    install_requires=["vapoursynth>=81", "numpy", "onnxruntime"],
-    extras_require={
-        "align": ALIGN,
-        "fleet": FLEET,
-        "cuda": CUDA,
-        "ov": OV,
-        "trt": TRT,
-        "train": TRAIN,
-        "test": sorted({"pytest", "pytest-timeout", "vapoursynth-mlrt-ort", *ALIGN, *FLEET, *CUDA, *OV, *TRT, *TRAIN}),
-    },
-    cmdclass={"build": BuildWithPlugin, "build_plugin": BuildPlugin},
+    # The engine builder lives at the top of the repository (its own program) but installs as
+    # vs_dvd.trt_build: no generic top-level name that a user's own package could shadow or be shadowed by.
+    # training/, tests/, demo/ and bench/ are a checkout's tools and stay out of the wheel.
+    packages=[*find_packages(include=["vs_dvd", "vs_dvd.*"]), "vs_dvd.trt_build"],
+    package_dir={"vs_dvd.trt_build": "trt_build"},
+    cmdclass={"build": BuildWithPlugin, "build_plugin": BuildPlugin, "bdist_wheel": PluginWheel},
     distclass=BinaryDistribution,
     zip_safe=False,
 )

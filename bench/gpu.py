@@ -101,7 +101,7 @@ def contenders(device: torch.device) -> list[Contender]:
         return [Contender("cpu", False)]
     found = [Contender("cuda", True), Contender("cuda", False)]
     if backends.runtime_version("trt"):
-        from trt_build import cannot_build_for
+        from vs_dvd.trt_build import cannot_build_for
 
         why = cannot_build_for(device.index or 0)
         if why is None:

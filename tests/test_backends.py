@@ -35,8 +35,8 @@ def test_auto_prefers_tensorrt_on_a_gpu(one_gpu):
 def test_auto_skips_a_tensorrt_that_cannot_build_for_the_gpu(one_gpu, monkeypatch):
     if not (backends.runtime_version("trt") or "").startswith("TensorRT-RTX"):
         pytest.skip("TensorRT-RTX is not the installed flavour")
-    import trt_build.gpu
-    monkeypatch.setattr(trt_build.gpu, "describe", lambda index: {"name": "NVIDIA H100", "compute_capability": "9.0"})
+    import vs_dvd.trt_build.gpu
+    monkeypatch.setattr(vs_dvd.trt_build.gpu, "describe", lambda index: {"name": "NVIDIA H100", "compute_capability": "9.0"})
     monkeypatch.setattr(backends, "_torch_sees_cuda", lambda: True)
     assert backends.resolve("auto", 0) == "cuda"
 

@@ -21,8 +21,8 @@ import pytest
 from filelock import FileLock
 
 from demo.vspipe import VSPIPE, environment
-from trt_build import Profile, engine_fields, sidecar_path
-from trt_build.cache import engine_path
+from vs_dvd.trt_build import Profile, engine_fields, sidecar_path
+from vs_dvd.trt_build.cache import engine_path
 from trt_helpers import BUNDLED
 from vs_dvd import model as models
 from vs_dvd.backends import trt

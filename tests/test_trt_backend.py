@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from trt_build import cache_key
+from vs_dvd.trt_build import cache_key
 from vs_dvd import model as models
 from vs_dvd.backends import trt
 from trt_helpers import random_dbn_onnx, requires_engine_gpu
@@ -82,7 +82,7 @@ def test_truncated_cached_engine_is_rebuilt_with_a_log_line(cache_home, vs_warni
 @requires_engine_gpu()
 @pytest.mark.parametrize("fp16, target_db", [(True, 50), (False, 60)])
 def test_trt_matches_the_cpu_backend_from_two_threads(cache_home, tmp_path, fp16, target_db):
-    from trt_build.check import psnr
+    from vs_dvd.trt_build.check import psnr
     from vs_dvd.backends import cpu
 
     info = models.load(random_dbn_onnx(tmp_path / "w4.onnx"))

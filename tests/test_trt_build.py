@@ -18,15 +18,15 @@ import pytest
 from filelock import FileLock
 from onnx import TensorProto, numpy_helper
 
-from trt_build import BuildError, Profile, build_engine, cache_key, engine_fields, ensure_engine, sidecar_path
-from trt_build.__main__ import main
-from trt_build.build import KEY_FIELDS
-from trt_build.cache import engine_path
-from trt_build.check import Measurement, check_engine, engine_unrunnable, psnr, read_frames
-from trt_build.files import atomic_write_bytes
-from trt_build.flavour import FlavourError, load
-from trt_build.precision import emulated_in_fp32, lower_precision, pinned_nodes
-from trt_build.profile import parse_shape
+from vs_dvd.trt_build import BuildError, Profile, build_engine, cache_key, engine_fields, ensure_engine, sidecar_path
+from vs_dvd.trt_build.__main__ import main
+from vs_dvd.trt_build.build import KEY_FIELDS
+from vs_dvd.trt_build.cache import engine_path
+from vs_dvd.trt_build.check import Measurement, check_engine, engine_unrunnable, psnr, read_frames
+from vs_dvd.trt_build.files import atomic_write_bytes
+from vs_dvd.trt_build.flavour import FlavourError, load
+from vs_dvd.trt_build.precision import emulated_in_fp32, lower_precision, pinned_nodes
+from vs_dvd.trt_build.profile import parse_shape
 from plugin_helpers import dbn_onnx
 from trt_helpers import BUNDLED, ROOT, random_dbn_onnx, requires_engine_gpu, write_clip
 
@@ -251,7 +251,7 @@ def test_cache_builds_once_then_reuses(tmp_path):
 def test_truncated_engine_is_rebuilt_not_loaded(tmp_path, caplog):
     path = ensure_engine(BUNDLED, tmp_path, precision="fp16", profile=SMALL).path
     path.write_bytes(path.read_bytes()[:1000])
-    with caplog.at_level(logging.WARNING, "trt_build"):
+    with caplog.at_level(logging.WARNING, "vs_dvd.trt_build"):
         again = ensure_engine(BUNDLED, tmp_path, precision="fp16", profile=SMALL)
     assert again.built and len(again.data) == again.sidecar["engine_bytes"] > 1000
     assert "truncated" in caplog.text
@@ -264,7 +264,7 @@ def test_engine_from_another_version_or_gpu_is_rebuilt(tmp_path, caplog):
     # An engine file copied in from elsewhere: its sidecar says another GPU and TensorRT version.
     foreign = {**json.loads(sidecar_path(path).read_text()), "version": "0.9", "gpu": {"name": "other"}}
     sidecar_path(path).write_text(json.dumps(foreign))
-    with caplog.at_level(logging.WARNING, "trt_build"):
+    with caplog.at_level(logging.WARNING, "vs_dvd.trt_build"):
         assert ensure_engine(BUNDLED, tmp_path, precision="fp16", profile=SMALL).built
     assert "built for" in caplog.text
     # And an engine cached by another version simply lives under another name.
@@ -282,7 +282,7 @@ def test_engine_tensorrt_refused_is_rebuilt_once(tmp_path):
 
 def test_two_processes_building_the_same_engine_leave_one_valid_engine(tmp_path):
     script = textwrap.dedent(f"""
-        from trt_build import Profile, ensure_engine, load_flavour
+        from vs_dvd.trt_build import Profile, ensure_engine, load_flavour
         load_flavour()
         print("ready", flush=True)
         e = ensure_engine({str(BUNDLED)!r}, {str(tmp_path)!r}, precision="fp16", profile=Profile.static((64, 64)))
@@ -307,7 +307,7 @@ def test_full_disk_while_writing_leaves_the_previous_file(tmp_path):
     atomic_write_bytes(target, b"previous engine")
     script = textwrap.dedent(f"""
         import resource, signal
-        from trt_build.files import atomic_write_bytes
+        from vs_dvd.trt_build.files import atomic_write_bytes
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)       # get EFBIG like a full disk, not a kill
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
         try:
@@ -328,7 +328,7 @@ def test_no_tensorrt_installed_names_both_install_routes():
     script = textwrap.dedent("""
         import sys
         sys.modules["tensorrt"] = sys.modules["tensorrt_rtx_bindings"] = None  # both fail to import
-        from trt_build.flavour import FlavourError, load
+        from vs_dvd.trt_build.flavour import FlavourError, load
         try:
             load()
         except FlavourError as e:
@@ -402,7 +402,7 @@ def test_a_measurement_passes_only_when_taken_and_on_target():
 
 def test_cli_builds_an_engine_and_its_sidecar_then_checks_it(tmp_path, random_onnx):
     clip = write_clip(tmp_path / "clip.mkv")
-    done = subprocess.run([sys.executable, "-m", "trt_build", str(random_onnx), "-o", str(tmp_path / "w4.engine"),
+    done = subprocess.run([sys.executable, "-m", "vs_dvd.trt_build", str(random_onnx), "-o", str(tmp_path / "w4.engine"),
                            "--opt-shape", "64x64", "--check", str(clip)],
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
     assert done.returncode == (0 if engine_unrunnable() is None else 3), done.stderr
@@ -454,7 +454,7 @@ def test_cli_build_failure_exits_1_with_the_reason(tmp_path, capsys):
 @requires_engine_gpu()
 @pytest.mark.parametrize("precision, target_db", [("fp16", 50), ("fp32", 60)])
 def test_engine_matches_onnx_runtime_on_the_gpu(tmp_path, random_onnx, precision, target_db):
-    from trt_build.check import run_engine
+    from vs_dvd.trt_build.check import run_engine
 
     engine = tmp_path / f"w4-{precision}.engine"
     build_engine(random_onnx, engine, precision=precision, profile=Profile((64, 64), (64, 64), (128, 128)))
@@ -466,7 +466,7 @@ def test_engine_matches_onnx_runtime_on_the_gpu(tmp_path, random_onnx, precision
 
 
 def test_bf16_weights_round_to_nearest_even_and_stay_nan():
-    from trt_build.precision import _bf16_tensor
+    from vs_dvd.trt_build.precision import _bf16_tensor
 
     values = np.array([1 + 2 ** -8, 1 + 3 * 2 ** -8, -2.0, np.nan], np.float32)  # two ties, an exact value, NaN
     rounded = numpy_helper.to_array(_bf16_tensor(values, "w")).astype(np.float32)

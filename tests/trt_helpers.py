@@ -37,8 +37,8 @@ def write_clip(path: Path, size: tuple[int, int] = (72, 80), frames: int = 5) ->
 
 def engine_gpu_missing() -> str | None:
     """Why TensorRT engines cannot run here, or None when a CUDA GPU the installed flavour targets is present."""
-    from trt_build import cannot_build_for
-    from trt_build.check import engine_unrunnable
+    from vs_dvd.trt_build import cannot_build_for
+    from vs_dvd.trt_build.check import engine_unrunnable
 
     return engine_unrunnable() or cannot_build_for(0)
 

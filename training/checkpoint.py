@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from trt_build.files import atomic_write_bytes  # one atomic writer for engines, models and checkpoints
+from vs_dvd.trt_build.files import atomic_write_bytes  # one atomic writer for engines, models and checkpoints
 from vs_dvd.network import DBN, DBNConfig, exported_sidecar
 
 KEEP = 2  # complete checkpoints kept on disk

@@ -23,7 +23,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from training import checkpoint
-from trt_build.files import atomic_write_bytes  # one atomic writer for engines, models and checkpoints
+from vs_dvd.trt_build.files import atomic_write_bytes  # one atomic writer for engines, models and checkpoints
 from vs_dvd.align import check_method
 from vs_dvd.basics import FRAMES, MULTIPLE, parse_size
 from vs_dvd.model import sidecar_path  # the runtime reads the sidecar where export writes it

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trt_build.files import atomic_write_bytes
+from vs_dvd.trt_build.files import atomic_write_bytes
 from vs_dvd.basics import MULTIPLE, dataset_clips, neighbours
 from vs_dvd.model import int8_files, sidecar_path
 

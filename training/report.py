@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from training.evaluate import SHARP_PSNR
-from trt_build.files import atomic_write_bytes  # one atomic writer
+from vs_dvd.trt_build.files import atomic_write_bytes  # one atomic writer
 from vs_dvd.model import BUNDLED
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository: README.md, docs/

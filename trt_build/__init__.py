@@ -1,11 +1,11 @@
 """ONNX DBN -> TensorRT or TensorRT-RTX engine plus JSON sidecar, and the cache the plugin keeps them in.
 
-``python -m trt_build MODEL.onnx`` builds one (see docs/trt.md); from Python::
+``python -m vs_dvd.trt_build MODEL.onnx`` builds one (see docs/trt.md); from Python::
 
     sidecar = build_engine("model.onnx", "model.engine", precision="fp16", profile=Profile.static((1088, 1920)))
     cached = ensure_engine("model.onnx", folder, precision="fp16", profile=Profile.static((1088, 1920)))
 
-Running an engine needs a GPU and PyTorch with CUDA: ``trt_build.runner``, imported on its own.
+Running an engine needs a GPU and PyTorch with CUDA: ``vs_dvd.trt_build.runner``, imported on its own.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``python -m trt_build MODEL.onnx``: build a TensorRT engine and its sidecar (docs/trt.md has the details).
+"""``python -m vs_dvd.trt_build MODEL.onnx``: build a TensorRT engine and its sidecar (docs/trt.md has the details).
 
 Exit status: 0 built (and every --check measurement taken and on target), 1 the build failed or a
 measurement missed its target, 2 bad arguments, 3 built but a --check measurement could not be taken
@@ -33,7 +33,7 @@ def _capabilities(text: str) -> list[str]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m trt_build", description="Build a TensorRT or TensorRT-RTX engine "
+    p = argparse.ArgumentParser(prog="python -m vs_dvd.trt_build", description="Build a TensorRT or TensorRT-RTX engine "
                                 "(plus a JSON sidecar) from a DBN ONNX model. See docs/trt.md.")
     p.add_argument("onnx", type=Path, help="the model: vs_dvd/data/dbn.onnx or a training/export.py export")
     p.add_argument("-o", "--output", type=Path, help="engine file (default: the ONNX path with .engine); "

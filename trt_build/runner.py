@@ -36,7 +36,7 @@ class Engine:
         outputs = [n for n in names if modes[n] == trt.TensorIOMode.OUTPUT]
         if len(inputs) != 1 or len(outputs) != 1:
             raise EngineLoadError(f"the engine has inputs {inputs} and outputs {outputs}; a DBN engine has one "
-                                  "of each: rebuild it with python -m trt_build")
+                                  "of each: rebuild it with python -m vs_dvd.trt_build")
         self.input, self.output = inputs[0], outputs[0]
 
     def runner(self) -> Runner:

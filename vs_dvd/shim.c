@@ -13,6 +13,14 @@
 
 #include "VapourSynth4.h"
 
+/* manylinux_2_28: glibc 2.34 moved dlsym into libc under a new symbol version; bind the oldest one,
+ * which every glibc still exports, so the wheel loads on systems older than the build machine. */
+#if defined(__GLIBC__) && defined(__x86_64__)
+__asm__(".symver dlsym,dlsym@GLIBC_2.2.5");
+#elif defined(__GLIBC__) && defined(__aarch64__)
+__asm__(".symver dlsym,dlsym@GLIBC_2.17");
+#endif
+
 #ifndef DVD_VERSION_MAJOR
 #error "DVD_VERSION_MAJOR and DVD_VERSION_MINOR come from setup.py: build with pip install ."
 #endif

@@ -30,6 +30,9 @@ TRT_INSTALL = ("install NVIDIA TensorRT 10+ (pip install tensorrt --extra-index-
                "tensorrt-rtx-cu13-libs tensorrt-rtx-cu13-bindings)")
 CUDA_INSTALL = "install PyTorch with CUDA (pip install 'vs-dvd[cuda]')"
 OV_INSTALL = "install OpenVINO (pip install 'vs-dvd[ov]')"
+OV_CLASH = "OpenVINO's Python package refuses to share this process with another build of OpenVINO"
+OV_CLASH_FIX = ("use backend='cpu' (ONNX Runtime), or keep one OpenVINO: pip uninstall vapoursynth-mlrt-ov, or pip "
+                "uninstall openvino; in a Python script, importing openvino before the first use of vs.core also works")
 
 
 class Backend(Protocol):
@@ -70,7 +73,7 @@ def _torch_sees_cuda() -> bool:
 
 def _trt_cannot_build_for(device_id: int) -> str | None:
     """Why the installed TensorRT flavour cannot build for GPU ``device_id`` (TensorRT-RTX skips Hopper), else None."""
-    from trt_build import cannot_build_for
+    from vs_dvd.trt_build import cannot_build_for
 
     return cannot_build_for(device_id)
 
@@ -93,16 +96,23 @@ def auto_choice(device_id: int = 0) -> tuple[str, dict[str, str]]:
             passed["cuda"] = "PyTorch sees no CUDA GPU (a CPU-only build of torch?)"
         else:
             return "cuda", passed
-    if runtime_version("ov"):
+    if not runtime_version("ov"):
+        passed["ov"] = f"OpenVINO is not installed; {OV_INSTALL}"
+    elif clash := module("ov").foreign_runtime():
+        passed["ov"] = f"{OV_CLASH}: {clash}; {OV_CLASH_FIX}"
+    else:
         return "ov", passed
-    passed["ov"] = f"OpenVINO is not installed; {OV_INSTALL}"
     return "cpu", passed
 
 
 def resolve(backend: str, device_id: int) -> str:
     """The backend to use for ``backend`` ("auto" or a name), checked to be usable on ``device_id``."""
     if backend == "auto":
-        backend = auto_choice(device_id)[0]
+        backend, passed = auto_choice(device_id)
+        clash = passed.get("ov", "").startswith(OV_CLASH)
+        vs.core.log_message(vs.MESSAGE_TYPE_WARNING if clash else vs.MESSAGE_TYPE_INFORMATION,
+                            f"dvd.Deblur: backend='auto' chose '{backend}'"
+                            + "".join(f"; not '{name}': {why}" for name, why in passed.items()))
     if backend == "trt" and not runtime_version("trt"):
         raise vs.Error(f"dvd.Deblur: backend='trt' needs TensorRT, which is not installed; "
                        f"{TRT_INSTALL}, or use backend='cuda' or 'cpu'")
@@ -112,6 +122,8 @@ def resolve(backend: str, device_id: int) -> str:
     if backend == "ov" and not runtime_version("ov"):
         raise vs.Error(f"dvd.Deblur: backend='ov' needs OpenVINO, which is not installed; "
                        f"{OV_INSTALL}, or use backend='cpu' (ONNX Runtime)")
+    if backend == "ov" and (clash := module("ov").foreign_runtime()):
+        raise vs.Error(f"dvd.Deblur: backend='ov' cannot run here: {OV_CLASH}: {clash}; {OV_CLASH_FIX}")
     devices = 1 if backend in ON_THE_CPU else cuda_devices()
     if backend not in ON_THE_CPU and devices == 0:
         raise vs.Error(f"dvd.Deblur: backend='{backend}' needs an NVIDIA GPU, but the CUDA driver "

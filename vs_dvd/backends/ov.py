@@ -44,6 +44,22 @@ def import_without_telemetry(name: str) -> ModuleType:
         del sys.modules["openvino_telemetry"]
 
 
+def foreign_runtime() -> str | None:
+    """Why OpenVINO's Python package cannot load in this process, None when it can. VapourSynth loads its
+    plugins when the core is made: vs-mlrt's ``ov`` plugin (vapoursynth-mlrt-ov) brings its own build of
+    libopenvino, and once that is loaded the Python package's check that it was built with the same
+    library refuses it (only their build numbers differ). Whichever loads first wins, so a Python script
+    that imports openvino before it first uses ``vs.core`` can run both."""
+    try:
+        import_openvino()
+    except ImportError as e:
+        if "mismatches with OpenVINO Runtime library version" not in str(e):
+            raise
+        loaded = sorted({line.split()[-1] for line in open("/proc/self/maps") if "libopenvino.so" in line})
+        return f"{', '.join(loaded) or 'another libopenvino'} is loaded already"
+    return None
+
+
 def precision(core, fp16: bool) -> str:
     """``bf16`` when asked for half precision and the CPU computes it natively, else ``f32``
     (emulated bf16 would be slower than f32)."""

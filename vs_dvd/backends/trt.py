@@ -1,7 +1,7 @@
 """TensorRT backend: an engine that trt_build builds for this model, GPU, precision and tile size.
 
 Engines are cached in ``$XDG_CACHE_HOME/vs-dvd/engines`` (default ``~/.cache/vs-dvd/engines``)
-under names that hash everything they depend on (see ``trt_build.cache``), so the first run
+under names that hash everything they depend on (see ``vs_dvd.trt_build.cache``), so the first run
 builds and later runs load; a stale, truncated or foreign engine is rebuilt with a log line.
 An engine is code-like input: TensorRT runs what it holds, so the cache must be the user's own.
 """
@@ -21,7 +21,7 @@ import vapoursynth as vs
 def runtime_version() -> str | None:
     """``"TensorRT-RTX 1.7.1.116"`` or ``"TensorRT 10.x"``: the flavour trt_build would use, if any."""
     try:
-        from trt_build import FlavourError, load_flavour
+        from vs_dvd.trt_build import FlavourError, load_flavour
     except ImportError:  # the trt extra (onnx) is not installed
         return None
     try:
@@ -63,7 +63,7 @@ class _ToVapourSynth(logging.Handler):
 
 class TrtBackend:
     """One deserialized engine; ``num_streams`` execution contexts, so as many frames are in flight. The
-    engine reads and writes torch tensors on the device directly (``trt_build.runner``), on the stream
+    engine reads and writes torch tensors on the device directly (``vs_dvd.trt_build.runner``), on the stream
     ``vs_dvd.gpu.path`` makes current."""
 
     name = "trt"
@@ -90,9 +90,9 @@ class TrtBackend:
 
 def engine_for(model, *, fp16: bool, shape: tuple[int, int], device_id: int, reject: str | None = None):
     """The cached ``trt_build.CachedEngine`` for this model, precision, tile shape and GPU; built when needed."""
-    from trt_build import Profile, ensure_engine
+    from vs_dvd.trt_build import Profile, ensure_engine
 
-    log = logging.getLogger("trt_build")
+    log = logging.getLogger("vs_dvd.trt_build")
     if not any(isinstance(h, _ToVapourSynth) for h in log.handlers):
         log.addHandler(_ToVapourSynth())
     return ensure_engine(model.path, cache_folder(), precision="fp16" if fp16 else "fp32",
@@ -102,8 +102,8 @@ def engine_for(model, *, fp16: bool, shape: tuple[int, int], device_id: int, rej
 def create(model, *, device_id: int, fp16: bool, num_streams: int, num_threads: int,
            shape: tuple[int, int]) -> TrtBackend:
     """Load (building first if needed) the engine for ``shape``; ``num_threads`` does not apply on the GPU."""
-    from trt_build import BuildError, FlavourError, load_flavour
-    from trt_build.runner import Engine, EngineLoadError
+    from vs_dvd.trt_build import BuildError, FlavourError, load_flavour
+    from vs_dvd.trt_build.runner import Engine, EngineLoadError
 
     options = dict(fp16=fp16, shape=shape, device_id=device_id)
     try:

@@ -60,8 +60,8 @@ def list_engines(a: argparse.Namespace) -> int:
 
 
 def _built_for(path: Path) -> str:
-    """What an engine was built for, from its sidecar (``trt_build.build_engine`` writes it)."""
-    from trt_build import sidecar_path
+    """What an engine was built for, from its sidecar (``vs_dvd.trt_build.build_engine`` writes it)."""
+    from vs_dvd.trt_build import sidecar_path
 
     try:
         side = json.loads(sidecar_path(path).read_text())
@@ -77,8 +77,8 @@ def clear(a: argparse.Namespace) -> int:
     """Delete each engine, its sidecar and lock while holding that lock, so no build is cut short. A builder
     already waiting on the lock may then build beside a later one: both write atomically, so at worst twice."""
     from filelock import FileLock, Timeout
-    from trt_build import sidecar_path
-    from trt_build.cache import lock_path
+    from vs_dvd.trt_build import sidecar_path
+    from vs_dvd.trt_build.cache import lock_path
 
     folder = _folder()
     removed, freed, busy = 0, 0, []
@@ -109,7 +109,7 @@ def build(a: argparse.Namespace) -> int:
               "GeForce RTX GPUs), or NVIDIA TensorRT 10+ for other GPUs: pip install tensorrt "
               "--extra-index-url https://pypi.nvidia.com", file=sys.stderr)
         return 1
-    from trt_build import BuildError, FlavourError
+    from vs_dvd.trt_build import BuildError, FlavourError
 
     from ..backends.trt import engine_for
 
