@@ -51,11 +51,20 @@ def cache_home(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
+def _logged(kind: int):
+    messages: list[str] = []
+    handle = vs.core.add_log_handler(lambda k, text: messages.append(text) if k == kind else None)
+    yield messages
+    vs.core.remove_log_handler(handle)
+
+
 @pytest.fixture
 def vs_warnings():
     """The VapourSynth warnings logged while the test runs."""
-    messages: list[str] = []
-    handle = vs.core.add_log_handler(lambda kind, text: messages.append(text)
-                                     if kind == vs.MESSAGE_TYPE_WARNING else None)
-    yield messages
-    vs.core.remove_log_handler(handle)
+    yield from _logged(vs.MESSAGE_TYPE_WARNING)
+
+
+@pytest.fixture
+def vs_infos():
+    """The VapourSynth information messages logged while the test runs."""
+    yield from _logged(vs.MESSAGE_TYPE_INFORMATION)

@@ -10,7 +10,7 @@ Running an engine needs a GPU and PyTorch with CUDA: ``vs_dvd.trt_build.runner``
 from __future__ import annotations
 
 from .build import KEY_FIELDS, BuildError, build_engine, cache_key, engine_fields, sidecar_path
-from .cache import CachedEngine, ensure_engine
+from .cache import CachedEngine, covering_engine, ensure_engine
 from .flavour import FlavourError, cannot_build_for
 from .flavour import load as load_flavour
 from .precision import PRECISIONS
@@ -18,5 +18,6 @@ from .profile import Profile, parse_shape
 
 __all__ = [
     "KEY_FIELDS", "PRECISIONS", "BuildError", "CachedEngine", "FlavourError", "Profile", "build_engine",
-    "cache_key", "cannot_build_for", "engine_fields", "ensure_engine", "load_flavour", "parse_shape", "sidecar_path",
+    "cache_key", "cannot_build_for", "covering_engine", "engine_fields", "ensure_engine", "load_flavour",
+    "parse_shape", "sidecar_path",
 ]

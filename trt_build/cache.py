@@ -42,6 +42,11 @@ def lock_path(engine: Path) -> Path:
     return engine.with_name(engine.name + ".lock")
 
 
+def intact(data: bytes, sidecar: dict) -> bool:
+    """Whether ``data`` is the engine its sidecar describes (not truncated or altered since it was built)."""
+    return len(data) == sidecar.get("engine_bytes") and hashlib.sha256(data).hexdigest() == sidecar.get("engine_sha256")
+
+
 def stale_reason(path: Path, fields: dict) -> tuple[str | None, bytes, dict]:
     """Why the engine at ``path`` cannot be used for ``fields`` (None if it can), its bytes and sidecar."""
     try:
@@ -56,10 +61,32 @@ def stale_reason(path: Path, fields: dict) -> tuple[str | None, bytes, dict]:
     for key in KEY_FIELDS:
         if sidecar.get(key) != fields[key]:
             return f"built for {key} {sidecar.get(key)!r}, need {fields[key]!r}", data, sidecar
-    if len(data) != sidecar.get("engine_bytes") or hashlib.sha256(data).hexdigest() != sidecar.get("engine_sha256"):
+    if not intact(data, sidecar):
         return f"engine file is truncated or altered ({len(data)} bytes, sidecar says " \
                f"{sidecar.get('engine_bytes')})", data, sidecar
     return None, data, sidecar
+
+
+def covering_engine(onnx_path: Path, folder: Path, *, precision: str, shape: tuple[int, int], device: int = 0,
+                    flavour: Flavour | None = None) -> CachedEngine | None:
+    """A valid engine in ``folder`` for these arguments whose profile accepts ``shape`` (h, w), whatever else
+    it accepts: the one optimised for ``shape`` if there is one, else the first. None when none is."""
+    fields = engine_fields(onnx_path, precision=precision, profile=Profile.static(shape), device=device,
+                           flavour=flavour or load())
+    found = None
+    for path in sorted(Path(folder).glob(f"{fields['model_sha256'][:12]}-{precision}-*.engine")):
+        try:
+            profile = Profile.from_dict(json.loads(sidecar_path(path).read_text())["profile"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # unreadable: ensure_engine rebuilds it if it is ever the one asked for
+        if not profile.accepts(shape):
+            continue
+        reason, data, sidecar = stale_reason(path, {**fields, "profile": profile.to_dict()})
+        if reason is None:
+            if profile.opt == shape:
+                return CachedEngine(path, data, sidecar, built=False)
+            found = found or CachedEngine(path, data, sidecar, built=False)
+    return found
 
 
 def ensure_engine(onnx_path: Path, folder: Path, *, precision: str, profile: Profile, device: int = 0,

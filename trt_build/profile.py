@@ -52,6 +52,15 @@ class Profile:
         """Exactly one input size: the fastest engine, and what the plugin's cache builds per tile size."""
         return cls(shape, shape, shape)
 
+    @classmethod
+    def from_dict(cls, fields: dict) -> Profile:
+        """The inverse of ``to_dict``: a sidecar's ``profile`` field; ValueError (or KeyError) when it is not one."""
+        return cls(*(tuple(fields[name]) for name in ("min", "opt", "max")))
+
+    def accepts(self, shape: tuple[int, int]) -> bool:
+        """Whether an engine with this profile runs inputs of ``shape`` (h, w)."""
+        return all(low <= s <= high for low, s, high in zip(self.min, shape, self.max))
+
     @property
     def is_static(self) -> bool:
         return self.min == self.opt == self.max

@@ -27,7 +27,8 @@ MEMORY_SHARE = 0.5  # of the free memory, what one frame's inference may take be
 def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: str = "auto",
            tilesize: int | Sequence[int] | None = None, overlap: int | Sequence[int] | None = None,
            device_id: int = 0, fp16: bool = True, num_streams: int = 1, num_threads: int = 0,
-           matrix: int | None = None, int8: bool | None = None) -> vs.VideoNode:
+           matrix: int | None = None, int8: bool | None = None, engine_folder: str | os.PathLike | None = None,
+           engine: str | os.PathLike | None = None) -> vs.VideoNode:
     """Remove camera-shake blur: each output frame is the model's estimate from five input frames.
 
     Args:
@@ -56,6 +57,11 @@ def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: 
         int8: run the model's int8 version (``python -m training.quantise``) on ov. Default: where
             it pays: on ov with fp16=True, when the model has one, on an x86 CPU with AVX2 or more; the
             layers kept in float then run as fp16 says.
+        engine_folder: where trt keeps the engines it builds (default ``$XDG_CACHE_HOME/vs-dvd/engines``).
+            A cached engine accepts a range of frame sizes, so a new resolution seldom needs a new build.
+        engine: run this engine file (``python -m vs_dvd.trt_build MODEL -o FILE``) on trt, in the precision
+            and for the frame sizes it was built for (frames beyond them are tiled); ``model`` must be the
+            ONNX it was built from. Never rebuilt.
     """
     _check_clip(clip)
     if backend not in BACKEND_CHOICES:
@@ -88,14 +94,29 @@ def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: 
     if tile and overlap and (tile[0] < 2 * overlap[0] or tile[1] < 2 * overlap[1]):
         raise vs.Error(f"dvd.Deblur: tilesize (width, height) {tile[::-1]} is less than twice the "
                        f"overlap {overlap[::-1]}; use larger tiles or a smaller overlap")
-    name = backends.resolve(backend, device_id)
+    if engine is not None and backend not in ("auto", "trt"):
+        raise vs.Error(f"dvd.Deblur: engine= runs on backend='trt', and this call asks for backend='{backend}'; "
+                       "pass backend='trt' (or 'auto'), or leave engine out")
+    name = backends.resolve("trt" if engine is not None else backend, device_id)
     colour = frames.colour_of(clip, matrix)
     frames.check_conversion(clip, colour)
-    tiling = _tiling(clip, info, tile, overlap, name, device_id, bool(fp16), num_streams)
-    quantised = {"int8": True} if backends.use_int8(int8, name, info, bool(fp16)) else {}  # an option of ov alone
-    engine = backends.create(name, info, auto=backend == "auto", device_id=device_id, fp16=bool(fp16),
-                             num_streams=num_streams, num_threads=num_threads, shape=tiling.tile, **quantised)
-    return deblurred(clip, colour, engine, tiling, info.multiple, info.align)
+    options = {}  # the options of one backend alone
+    if name == "trt":
+        options["engine_folder"] = engine_folder
+        if engine is not None:
+            options["engine"] = backends.module("trt").user_engine(engine, info)
+            fp16 = options["engine"].sidecar["precision"] != "fp32"
+    elif backends.use_int8(int8, name, info, bool(fp16)):
+        options["int8"] = True
+    budget = _pixel_budget(name, info, device_id, bool(fp16), num_streams)
+    profile = options["engine"].sidecar["profile"] if "engine" in options else None
+    tiling = _tiling(clip, info, tile, overlap, budget, profile)
+    if name == "trt":
+        options["budget"] = budget
+    runner = backends.create(name, info, auto=backend == "auto" and engine is None, device_id=device_id,
+                             fp16=bool(fp16), num_streams=num_streams, num_threads=num_threads, shape=tiling.tile,
+                             **options)
+    return deblurred(clip, colour, runner, tiling, info.multiple, info.align)
 
 
 def version() -> dict[str, str]:
@@ -145,27 +166,31 @@ def _default_overlap(tile: tuple[int, int]) -> tuple[int, int]:
     return min(DEFAULT_OVERLAP, tile[0] // 2), min(DEFAULT_OVERLAP, tile[1] // 2)
 
 
+def _pixel_budget(backend: str, info: models.ModelInfo, device_id: int, fp16: bool, num_streams: int) -> int:
+    """How many pixels one inference may take: ``MEMORY_SHARE`` of the device's free memory, shared by the streams."""
+    budget = MEMORY_SHARE * backends.free_memory(backend, device_id) / num_streams
+    return int(budget // info.bytes_per_pixel(half=fp16 and backend not in backends.ON_THE_CPU))
+
+
 def _tiling(clip: vs.VideoNode, info: models.ModelInfo, tile: tuple[int, int] | None,
-            overlap: tuple[int, int] | None, backend: str, device_id: int, fp16: bool,
-            num_streams: int) -> tiles.Tiling:
-    """The user's tiles, else whole padded frames, else the largest tiles that fit in memory."""
+            overlap: tuple[int, int] | None, budget: int, profile: dict | None = None) -> tiles.Tiling:
+    """The user's tiles, else whole padded frames, else the largest tiles that fit in ``budget`` pixels and,
+    for an engine file, in its ``profile`` (its sidecar's: the sizes it accepts)."""
     size = (round_up(clip.height, info.multiple), round_up(clip.width, info.multiple))
     if tile is None:
-        tile = _fitting_tile(size, backend, info, device_id, fp16, num_streams)
-        if tile and overlap:
-            overlap = min(overlap[0], tile[0] // 2), min(overlap[1], tile[1] // 2)
-    return tiles.Tiling.fit(size, tile, overlap or _default_overlap(tile or size))
-
-
-def _fitting_tile(size: tuple[int, int], backend: str, info: models.ModelInfo, device_id: int,
-                  fp16: bool, num_streams: int) -> tuple[int, int] | None:
-    """None when whole frames fit the device's free memory, else the largest tile that does."""
-    budget = MEMORY_SHARE * backends.free_memory(backend, device_id) / num_streams
-    per_pixel = info.bytes_per_pixel(half=fp16 and backend not in backends.ON_THE_CPU)
-    tile = tiles.largest_tile(size, int(budget // per_pixel), info.multiple)
-    if tile != size:
-        vs.core.log_message(vs.MESSAGE_TYPE_INFORMATION,
-                            f"dvd.Deblur: {size[1]}x{size[0]} frames would not fit in the free "
-                            f"memory of the {backend} backend; using {tile[1]}x{tile[0]} tiles")
-        return tile
-    return None
+        fitting = tiles.largest_tile(size, budget, info.multiple)
+        largest = tuple(min(f, m) for f, m in zip(fitting, profile["max"])) if profile else fitting
+        if largest != size:
+            why = "the free memory of the device" if largest == fitting else "the engine file's largest input"
+            vs.core.log_message(vs.MESSAGE_TYPE_INFORMATION, f"dvd.Deblur: {size[1]}x{size[0]} frames would not "
+                                f"fit in {why}; using {largest[1]}x{largest[0]} tiles")
+            tile = largest
+            if overlap:
+                overlap = min(overlap[0], tile[0] // 2), min(overlap[1], tile[1] // 2)
+    tiling = tiles.Tiling.fit(size, tile, overlap or _default_overlap(tile or size))
+    if profile and not all(low <= t <= high for low, t, high in zip(profile["min"], tiling.tile, profile["max"])):
+        (h, w), (lh, lw), (hh, hw) = tiling.tile, profile["min"], profile["max"]
+        raise vs.Error(f"dvd.Deblur: the engine file takes inputs from {lw}x{lh} to {hw}x{hh}, and this clip needs "
+                       f"{w}x{h}; pass a tilesize within them, or build the engine with python -m vs_dvd.trt_build "
+                       "--min-shape/--max-shape to cover it")
+    return tiling

@@ -181,7 +181,7 @@ VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI
     vspapi->registerFunction("Deblur",
                              "clip:vnode;model:data:opt;backend:data:opt;tilesize:int[]:opt;"
                              "overlap:int[]:opt;device_id:int:opt;fp16:int:opt;num_streams:int:opt;"
-                             "num_threads:int:opt;matrix:int:opt;int8:int:opt;",
+                             "num_threads:int:opt;matrix:int:opt;int8:int:opt;engine_folder:data:opt;engine:data:opt;",
                              "clip:vnode;", forward, (void *)"Deblur", plugin);
     vspapi->registerFunction("Version", "", "any", forward, (void *)"Version", plugin);
     vspapi->registerFunction("Bind", "func:func;", "", bind_function, NULL, plugin);

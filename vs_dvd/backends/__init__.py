@@ -176,4 +176,6 @@ def create(name: str, model, auto: bool = False, **options) -> Backend:
         if not (auto and name == "trt" and runtime_version("cuda") and _torch_sees_cuda()):
             raise
         vs.core.log_message(vs.MESSAGE_TYPE_WARNING, f"{e} (backend='auto': continuing on backend='cuda')")
+        for engine_option in ("engine_folder", "budget"):  # trt's alone
+            options.pop(engine_option, None)
         return module("cuda").create(model, **options)

@@ -1,13 +1,15 @@
-"""TensorRT backend: an engine that trt_build builds for this model, GPU, precision and tile size.
+"""TensorRT backend: an engine that trt_build builds for this model, GPU and precision, or one the user built.
 
-Engines are cached in ``$XDG_CACHE_HOME/vs-dvd/engines`` (default ``~/.cache/vs-dvd/engines``)
-under names that hash everything they depend on (see ``vs_dvd.trt_build.cache``), so the first run
-builds and later runs load; a stale, truncated or foreign engine is rebuilt with a log line.
+Engines are cached in ``$XDG_CACHE_HOME/vs-dvd/engines`` (default ``~/.cache/vs-dvd/engines``, or Deblur's
+``engine_folder``) under names that hash everything they depend on (see ``vs_dvd.trt_build.cache``), so the
+first run builds and later runs load; a stale, truncated or foreign engine is rebuilt with a log line. A
+cached engine accepts a range of frame sizes (``profile_for``), so a new resolution seldom means a new build.
 An engine is code-like input: TensorRT runs what it holds, so the cache must be the user's own.
 """
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import queue
@@ -16,6 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import vapoursynth as vs
+
+COVER = (1088, 1920)  # (h, w): a cached engine serves every frame size up to this one (1080p padded) ...
+FLOOR = (64, 64)  # ... and down to this one, besides the size it was built for
 
 
 def runtime_version() -> str | None:
@@ -30,9 +35,24 @@ def runtime_version() -> str | None:
         return None
 
 
-def cache_folder() -> Path:
-    """The engine cache, or a private temporary folder (with a warning) when it cannot be written."""
-    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vs-dvd" / "engines"
+def default_folder() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vs-dvd" / "engines"
+
+
+def cache_folder(chosen: str | os.PathLike | None = None) -> Path:
+    """The engine cache: ``chosen`` (Deblur's engine_folder), created if missing, or a vs.Error when it cannot
+    be written; by default the user's cache, or a private temporary folder (with a warning) when that cannot."""
+    if chosen is not None:
+        folder = Path(chosen).expanduser()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):  # writable?
+                pass
+        except OSError as e:
+            raise vs.Error(f"dvd.Deblur: engine_folder={str(chosen)!r} cannot be written ({e.strerror or e}); pass a "
+                           f"folder you can write to, or leave engine_folder out for {default_folder()}") from None
+        return folder
+    folder = default_folder()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):  # writable?
@@ -88,35 +108,104 @@ class TrtBackend:
             self._runners.put(runner)
 
 
-def engine_for(model, *, fp16: bool, shape: tuple[int, int], device_id: int, reject: str | None = None):
-    """The cached ``trt_build.CachedEngine`` for this model, precision, tile shape and GPU; built when needed."""
-    from vs_dvd.trt_build import Profile, ensure_engine
+def profile_for(shape: tuple[int, int], budget: int | None = None):
+    """The profile the cache builds for tiles of ``shape`` (h, w): optimised for it, accepting ``FLOOR`` to
+    ``COVER`` besides, so later clips of other sizes reuse it; only up to ``shape`` where an inference at
+    ``COVER`` would take more than ``budget`` pixels (an execution context holds memory for the largest)."""
+    from vs_dvd.trt_build import Profile
 
+    low = tuple(min(s, f) for s, f in zip(shape, FLOOR))
+    high = tuple(max(s, c) for s, c in zip(shape, COVER))
+    if budget is not None and high[0] * high[1] > budget:
+        high = shape
+    return Profile(low, shape, high)
+
+
+def _log_builds() -> None:
     log = logging.getLogger("vs_dvd.trt_build")
     if not any(isinstance(h, _ToVapourSynth) for h in log.handlers):
         log.addHandler(_ToVapourSynth())
-    return ensure_engine(model.path, cache_folder(), precision="fp16" if fp16 else "fp32",
-                         profile=Profile.static(shape), device=device_id, reject=reject)
 
 
-def create(model, *, device_id: int, fp16: bool, num_streams: int, num_threads: int,
-           shape: tuple[int, int]) -> TrtBackend:
-    """Load (building first if needed) the engine for ``shape``; ``num_threads`` does not apply on the GPU."""
+def engine_for(model, *, fp16: bool, shape: tuple[int, int], device_id: int,
+               folder: str | os.PathLike | None = None, budget: int | None = None):
+    """A ``trt_build.CachedEngine`` for this model, precision and GPU that runs tiles of ``shape``: one in the
+    cache (``folder``, see ``cache_folder``) whose profile accepts it, else a new one (``profile_for``)."""
+    from vs_dvd.trt_build import covering_engine, ensure_engine
+
+    _log_builds()
+    folder, precision = cache_folder(folder), "fp16" if fp16 else "fp32"
+    return (covering_engine(model.path, folder, precision=precision, shape=shape, device=device_id)
+            or ensure_engine(model.path, folder, precision=precision, profile=profile_for(shape, budget),
+                             device=device_id))
+
+
+def rebuilt(model, cached, device_id: int):
+    """``cached`` built again because TensorRT could not load it (a driver update, say), unless another process
+    has replaced it meanwhile."""
+    from vs_dvd.trt_build import Profile, ensure_engine
+
+    _log_builds()
+    return ensure_engine(model.path, cached.path.parent, precision=cached.sidecar["precision"],
+                         profile=Profile.from_dict(cached.sidecar["profile"]), device=device_id,
+                         reject=cached.sidecar["engine_sha256"])
+
+
+def user_engine(path: str | os.PathLike, model):
+    """Deblur's ``engine=``: a file ``python -m vs_dvd.trt_build MODEL -o FILE`` wrote, checked against its
+    sidecar, the model and the installed TensorRT; a vs.Error naming the fix otherwise. Never rebuilt: it is
+    the user's file."""
+    from vs_dvd.trt_build import CachedEngine, FlavourError, load_flavour, sidecar_path
+    from vs_dvd.trt_build.cache import intact
+
+    path = Path(path).expanduser()
+    rebuild = f"build it with python -m vs_dvd.trt_build {model.path} -o {path}"
+    try:
+        data = path.read_bytes()
+        sidecar = json.loads(sidecar_path(path).read_text())
+    except FileNotFoundError as e:
+        raise vs.Error(f"dvd.Deblur: engine={str(path)!r}: {e.filename} does not exist; {rebuild}") from None
+    except (OSError, ValueError) as e:
+        raise vs.Error(f"dvd.Deblur: engine={str(path)!r} or its sidecar cannot be read ({e}); {rebuild}") from None
+    if not isinstance(sidecar, dict) or not isinstance(sidecar.get("profile"), dict):
+        raise vs.Error(f"dvd.Deblur: engine={str(path)!r}: {sidecar_path(path)} is not an engine sidecar; {rebuild}")
+    if not intact(data, sidecar):
+        raise vs.Error(f"dvd.Deblur: engine={str(path)!r} is truncated or altered (it does not match its sidecar); "
+                       f"{rebuild}")
+    if sidecar.get("model_sha256") != model.sha256:
+        raise vs.Error(f"dvd.Deblur: engine={str(path)!r} was built from the model with sha256 "
+                       f"{str(sidecar.get('model_sha256'))[:12]}, not from {model.path} ({model.sha256[:12]}); pass "
+                       f"model= the ONNX it was built from, or {rebuild}")
+    try:
+        flavour = load_flavour()
+    except FlavourError as e:
+        raise vs.Error(f"dvd.Deblur: engine={str(path)!r}: {e}") from None
+    if (sidecar.get("flavour"), sidecar.get("version")) != (flavour.name, flavour.version):
+        raise vs.Error(f"dvd.Deblur: engine={str(path)!r} was built by {sidecar.get('flavour')} "
+                       f"{sidecar.get('version')}, and {flavour.label} is installed, which cannot load it; {rebuild}")
+    return CachedEngine(path, data, sidecar, built=False)
+
+
+def create(model, *, device_id: int, fp16: bool, num_streams: int, num_threads: int, shape: tuple[int, int],
+           engine_folder: str | os.PathLike | None = None, engine=None, budget: int | None = None) -> TrtBackend:
+    """Load ``engine`` (``user_engine``'s) or a cached engine that runs tiles of ``shape`` (built first if
+    needed, for at most ``budget`` pixels); ``num_threads`` does not apply on the GPU."""
     from vs_dvd.trt_build import BuildError, FlavourError, load_flavour
     from vs_dvd.trt_build.runner import Engine, EngineLoadError
 
-    options = dict(fp16=fp16, shape=shape, device_id=device_id)
+    what = f"engine={str(engine.path)!r}" if engine else f"model {model.path}"
     try:
         flavour = load_flavour()
-        cached = engine_for(model, **options)
+        cached = engine or engine_for(model, fp16=fp16, shape=shape, device_id=device_id, folder=engine_folder,
+                                      budget=budget)
         try:
-            engine = Engine(flavour, cached.data, device_id)
-        except EngineLoadError:  # e.g. a driver update since it was built: rebuild once
-            if cached.built:
+            loaded = Engine(flavour, cached.data, device_id)
+        except EngineLoadError:
+            if cached.built or engine:  # a fresh build, or the user's own file: nothing to rebuild
                 raise
-            cached = engine_for(model, reject=cached.sidecar["engine_sha256"], **options)
-            engine = Engine(flavour, cached.data, device_id)
+            loaded = Engine(flavour, rebuilt(model, cached, device_id).data, device_id)
     except (FlavourError, BuildError, EngineLoadError) as e:
-        raise vs.Error(f"dvd.Deblur: backend='trt' with model {model.path}: {e}; "
-                       "or use backend='cuda' or 'cpu'") from None
-    return TrtBackend(engine, num_streams)
+        fix = (f"rebuild it for this GPU with python -m vs_dvd.trt_build {model.path} -o {engine.path}" if engine
+               else "or use backend='cuda' or 'cpu'")
+        raise vs.Error(f"dvd.Deblur: backend='trt' with {what}: {e}; {fix}") from None
+    return TrtBackend(loaded, num_streams)

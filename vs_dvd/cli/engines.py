@@ -1,8 +1,9 @@
 """The TensorRT engine cache that backend="trt" builds into and loads from: list it, clear it, or build
 engines ahead of time for given frame sizes (so the first render does not wait for a build).
 
-The cache is $XDG_CACHE_HOME/vs-dvd/engines (default ~/.cache/vs-dvd/engines). Engines are built by
-the same call Deblur(backend="trt") makes, so a render at that size, precision and GPU finds them.
+The cache is $XDG_CACHE_HOME/vs-dvd/engines (default ~/.cache/vs-dvd/engines), or --folder as Deblur's
+engine_folder. Engines are built by the same call Deblur(backend="trt") makes, so a render at that size,
+precision and GPU finds them (and at the other sizes each one accepts).
 Engines are code-like input: keep only engines you built in the cache.
 """
 from __future__ import annotations
@@ -18,10 +19,13 @@ TRT_EXTRA = "pip install 'vs-dvd[trt]'"
 
 def configure(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("list", help="the cached engines: size, date, and the model, precision, frame size, "
-                                    "GPU and TensorRT they were built for")
-    actions.add_parser("clear", help="delete every cached engine (engines being built are left alone)")
-    build = actions.add_parser("build", help="build the engines Deblur(backend='trt') would use for these sizes")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--folder", metavar="DIR", help="the cache, as Deblur's engine_folder (default: the user cache)")
+    actions.add_parser("list", parents=[where], help="the cached engines: size, date, and the model, precision, "
+                                                     "frame sizes, GPU and TensorRT they were built for")
+    actions.add_parser("clear", parents=[where], help="delete every cached engine (engines being built are left alone)")
+    build = actions.add_parser("build", parents=[where],
+                               help="build the engines Deblur(backend='trt') would use for these sizes")
     build.add_argument("sizes", nargs="+", type=_frame_size, metavar="WIDTHxHEIGHT",
                        help="frame sizes, e.g. 1920x1080 (padded to multiples of 8, as Deblur pads)")
     build.add_argument("--model", metavar="ONNX", help="the model (default: the bundled one)")
@@ -42,14 +46,14 @@ def _frame_size(text: str) -> tuple[int, int]:
     return int(parts[1]), int(parts[0])
 
 
-def _folder() -> Path:
+def _folder(a: argparse.Namespace) -> Path:
     from ..backends.trt import cache_folder
 
-    return cache_folder()
+    return cache_folder(a.folder)
 
 
 def list_engines(a: argparse.Namespace) -> int:
-    folder = _folder()
+    folder = _folder(a)
     engines = sorted(folder.glob("*.engine"))
     print(f"{folder}: {len(engines)} engine(s)")
     for path in engines:
@@ -61,16 +65,23 @@ def list_engines(a: argparse.Namespace) -> int:
 
 def _built_for(path: Path) -> str:
     """What an engine was built for, from its sidecar (``vs_dvd.trt_build.build_engine`` writes it)."""
-    from vs_dvd.trt_build import sidecar_path
+    from vs_dvd.trt_build import Profile, sidecar_path
 
     try:
         side = json.loads(sidecar_path(path).read_text())
-        h, w = side["profile"]["opt"]
+        sizes = Profile.from_dict(side["profile"])
         gpu = side["gpu"]["name"] if side.get("gpu") else "any GPU of " + ", ".join(side.get("targets") or ["Ampere+"])
-        return (f"{side['model']} sha256:{side['model_sha256'][:12]}, {side['precision']}, {w}x{h}, {gpu}, "
+        return (f"{side['model']} sha256:{side['model_sha256'][:12]}, {side['precision']}, {_sizes(sizes)}, {gpu}, "
                 f"{'TensorRT-RTX' if side['flavour'] == 'tensorrt-rtx' else 'TensorRT'} {side['version']}")
     except (OSError, ValueError, KeyError, TypeError) as e:
         return f"no readable sidecar ({type(e).__name__}): Deblur rebuilds it on use"
+
+
+def _sizes(profile) -> str:
+    """``1920x1080`` or ``64x64 to 1920x1088 (best at 1280x720)``: width first, as users write sizes."""
+    wide = lambda shape: f"{shape[1]}x{shape[0]}"  # noqa: E731
+    return wide(profile.opt) if profile.is_static else \
+        f"{wide(profile.min)} to {wide(profile.max)} (best at {wide(profile.opt)})"
 
 
 def clear(a: argparse.Namespace) -> int:
@@ -80,7 +91,7 @@ def clear(a: argparse.Namespace) -> int:
     from vs_dvd.trt_build import sidecar_path
     from vs_dvd.trt_build.cache import lock_path
 
-    folder = _folder()
+    folder = _folder(a)
     removed, freed, busy = 0, 0, []
     for path in sorted({*folder.glob("*.engine"), *(s.with_suffix("") for s in folder.glob("*.engine.json"))}):
         try:
@@ -117,7 +128,7 @@ def build(a: argparse.Namespace) -> int:
         info = models.load(a.model)
         for height, width in a.sizes:
             shape = (round_up(height, info.multiple), round_up(width, info.multiple))
-            cached = engine_for(info, fp16=a.fp16, shape=shape, device_id=a.device_id)
+            cached = engine_for(info, fp16=a.fp16, shape=shape, device_id=a.device_id, folder=a.folder)
             print(f"{width}x{height}: {cached.path} ({'built' if cached.built else 'already cached'}, "
                   f"{cached.path.stat().st_size / 2**20:.1f} MiB)")
     except (vs.Error, BuildError, FlavourError, ValueError) as e:
