@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from training.evaluate import psnr  # the metric of the model's own evaluation report
+from vs_dvd.trt_build.files import atomic_write_bytes  # one atomic writer
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,13 @@ def side_by_side(blurry: np.ndarray, deblurred: np.ndarray, sharp: np.ndarray,
     return np.concatenate(panels, axis=1)
 
 
-def write_png(image: np.ndarray, path) -> None:
-    """An H x W x 3 uint8 RGB image as PNG."""
-    if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
+def write_image(image: np.ndarray, path: Path) -> None:
+    """An H x W x 3 uint8 RGB image as PNG, or JPEG of quality 95 (README's picture), by ``path``'s suffix;
+    written atomically."""
+    path = Path(path)
+    jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+    ok, data = cv2.imencode(path.suffix, cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, 95, cv2.IMWRITE_JPEG_OPTIMIZE, 1] if jpeg else [])
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    atomic_write_bytes(path, data.tobytes())

@@ -6,7 +6,7 @@
    exposure, 7 of every 8 virtual frames averaged; the source frames are the sharp ground truth.
 3. ``vspipe -c y4m deblur.vpy - | ffmpeg``, the .vpy calling ``core.dvd.Deblur`` on the CPU with
    the bundled model (or --model): out/demo/deblurred.mp4.
-4. The PSNR line, out/demo/side_by_side.png (a frame of median blur: blurry | deblurred | sharp)
+4. The machine and PSNR lines, out/demo/side_by_side.png (a frame of median blur: blurry | deblurred | sharp)
    and out/demo/side_by_side.mp4 (the whole clip so).
 """
 from __future__ import annotations
@@ -29,12 +29,13 @@ import vapoursynth as vs
 from tqdm import tqdm
 
 from demo.render import ROOT, RenderError, deblur, encode
-from demo.report import Scores, side_by_side, write_png
+from demo.report import Scores, side_by_side, write_image
 from demo.sample import CACHE, DESCRIPTION, SampleError, sample_clip
 from training.data import sources
 from training.data.handheld import Camera, blur
 from training.data.motion import Shake
 from vs_dvd import model as models
+from vs_dvd.hardware import machine_line
 
 
 def read_clip(video: Path, start: int, count: int, max_side: int) -> tuple[list[np.ndarray], Fraction]:
@@ -105,13 +106,14 @@ def main(argv: list[str] | None = None) -> int:
         scores = Scores.of(blurry, deblurred, sharp)
         n = scores.typical()
         labels = (f"blurry {scores.blurry[n]:.1f} dB", f"deblurred {scores.deblurred[n]:.1f} dB", "sharp")
-        write_png(side_by_side(blurry[n], deblurred[n], sharp[n], labels), args.out / "side_by_side.png")
+        write_image(side_by_side(blurry[n], deblurred[n], sharp[n], labels), args.out / "side_by_side.png")
         encode(np.concatenate([blurry, deblurred, sharp], axis=2), fps, args.out / "side_by_side.mp4")
     except (SampleError, RenderError, ValueError, vs.Error) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     step(f"done: {args.out / 'deblurred.mp4'}, {args.out / 'side_by_side.mp4'} (blurry | deblurred "
          f"| sharp) and {args.out / 'side_by_side.png'} (frame {n}, of median blur)")
+    print(f"machine: {machine_line()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(scores.line())
     return 0
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from training_helpers import panning, texture
 
-from demo import run
+from demo import figure, run
 from demo.render import deblur, encode
-from demo.report import Scores, side_by_side
+from demo.report import Scores, side_by_side, write_image
 from demo.sample import SampleError, sample_clip
 from training.data.handheld import view_size
 
@@ -40,6 +40,31 @@ def test_side_by_side_is_three_labelled_panels_and_leaves_the_frames_alone():
     for i, (frame, original) in enumerate(zip(frames, originals)):
         np.testing.assert_array_equal(frame, original)
         assert not np.array_equal(picture[:, 64 * i:64 * (i + 1)], original)  # a label is drawn
+
+
+def test_the_figure_crops_one_region_of_each_panel_and_labels_it():
+    panels = [texture((48, 64), seed) for seed in range(3)]
+    picture = np.concatenate(panels, axis=1)
+    out = figure.crop(picture, (8, 4, 40, 36))
+    assert out.shape == (36, 120, 3)
+    for i, panel in enumerate(panels):
+        part = out[:, 40 * i:40 * (i + 1)]
+        np.testing.assert_array_equal(part[-10:], panel[30:40, 8:48])  # below the label: the panel's own pixels
+        assert not np.array_equal(part, panel[4:40, 8:48])  # a label is drawn
+
+
+def test_a_figure_crop_outside_the_panels_is_refused():
+    with pytest.raises(ValueError, match=r"does not fit in panels of 64x48"):
+        figure.crop(np.zeros((48, 192, 3), np.uint8), (32, 0, 40, 36))
+
+
+def test_images_are_written_as_their_suffix_says(tmp_path):
+    image = texture((48, 64), 0)
+    write_image(image, tmp_path / "a.png")
+    write_image(image, tmp_path / "a.jpg")
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "a.png"))[..., ::-1], image)  # lossless
+    assert (tmp_path / "a.jpg").read_bytes()[:2] == b"\xff\xd8"  # a JPEG
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "a.png"]  # no temporary file left
 
 
 def test_vspipe_and_ffmpeg_deblur_into_a_video_and_return_the_exact_frames(tmp_path, identity_path):
