@@ -140,7 +140,9 @@ def test_engine_runs_on_trt_alone_and_is_checked_when_deblur_is_called(engine_fi
 def test_frames_beyond_an_engine_files_sizes_are_tiled_and_below_them_refused(vs_infos):
     from vs_dvd import _tiling
 
-    profile = {"min": [64, 64], "opt": [64, 96], "max": [128, 160]}
+    from vs_dvd.trt_build import Profile
+
+    profile = Profile((64, 64), (64, 96), (128, 160))
     info = models.load()
     big = vs.core.std.BlankClip(format=vs.RGBS, width=300, height=200, length=5)
     tiling = _tiling(big, info, None, None, budget=10**9, profile=profile)

@@ -49,7 +49,7 @@ class Profile:
 
     @classmethod
     def static(cls, shape: tuple[int, int]) -> Profile:
-        """Exactly one input size: the fastest engine, and what the plugin's cache builds per tile size."""
+        """Exactly one input size: the fastest engine (the plugin's cache builds ranges: backends.trt.profile_for)."""
         return cls(shape, shape, shape)
 
     @classmethod

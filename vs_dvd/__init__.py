@@ -100,19 +100,19 @@ def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: 
     name = backends.resolve("trt" if engine is not None else backend, device_id)
     colour = frames.colour_of(clip, matrix)
     frames.check_conversion(clip, colour)
-    options = {}  # the options of one backend alone
+    options, profile = {}, None  # the options of one backend alone; the sizes an engine file accepts
+    if engine is not None:
+        from vs_dvd.trt_build import Profile
+
+        options["engine"] = backends.module("trt").user_engine(engine, info)
+        fp16 = options["engine"].sidecar["precision"] != "fp32"
+        profile = Profile.from_dict(options["engine"].sidecar["profile"])
+    budget = _pixel_budget(name, info, device_id, bool(fp16), num_streams)
     if name == "trt":
-        options["engine_folder"] = engine_folder
-        if engine is not None:
-            options["engine"] = backends.module("trt").user_engine(engine, info)
-            fp16 = options["engine"].sidecar["precision"] != "fp32"
+        options.update(engine_folder=engine_folder, budget=budget)
     elif backends.use_int8(int8, name, info, bool(fp16)):
         options["int8"] = True
-    budget = _pixel_budget(name, info, device_id, bool(fp16), num_streams)
-    profile = options["engine"].sidecar["profile"] if "engine" in options else None
     tiling = _tiling(clip, info, tile, overlap, budget, profile)
-    if name == "trt":
-        options["budget"] = budget
     runner = backends.create(name, info, auto=backend == "auto" and engine is None, device_id=device_id,
                              fp16=bool(fp16), num_streams=num_streams, num_threads=num_threads, shape=tiling.tile,
                              **options)
@@ -173,13 +173,13 @@ def _pixel_budget(backend: str, info: models.ModelInfo, device_id: int, fp16: bo
 
 
 def _tiling(clip: vs.VideoNode, info: models.ModelInfo, tile: tuple[int, int] | None,
-            overlap: tuple[int, int] | None, budget: int, profile: dict | None = None) -> tiles.Tiling:
+            overlap: tuple[int, int] | None, budget: int, profile=None) -> tiles.Tiling:
     """The user's tiles, else whole padded frames, else the largest tiles that fit in ``budget`` pixels and,
-    for an engine file, in its ``profile`` (its sidecar's: the sizes it accepts)."""
+    for an engine file, in its ``profile`` (a ``trt_build.Profile``: the sizes it accepts)."""
     size = (round_up(clip.height, info.multiple), round_up(clip.width, info.multiple))
     if tile is None:
         fitting = tiles.largest_tile(size, budget, info.multiple)
-        largest = tuple(min(f, m) for f, m in zip(fitting, profile["max"])) if profile else fitting
+        largest = tuple(min(f, m) for f, m in zip(fitting, profile.max)) if profile else fitting
         if largest != size:
             why = "the free memory of the device" if largest == fitting else "the engine file's largest input"
             vs.core.log_message(vs.MESSAGE_TYPE_INFORMATION, f"dvd.Deblur: {size[1]}x{size[0]} frames would not "
@@ -188,8 +188,8 @@ def _tiling(clip: vs.VideoNode, info: models.ModelInfo, tile: tuple[int, int] | 
             if overlap:
                 overlap = min(overlap[0], tile[0] // 2), min(overlap[1], tile[1] // 2)
     tiling = tiles.Tiling.fit(size, tile, overlap or _default_overlap(tile or size))
-    if profile and not all(low <= t <= high for low, t, high in zip(profile["min"], tiling.tile, profile["max"])):
-        (h, w), (lh, lw), (hh, hw) = tiling.tile, profile["min"], profile["max"]
+    if profile and not profile.accepts(tiling.tile):
+        (h, w), (lh, lw), (hh, hw) = tiling.tile, profile.min, profile.max
         raise vs.Error(f"dvd.Deblur: the engine file takes inputs from {lw}x{lh} to {hw}x{hh}, and this clip needs "
                        f"{w}x{h}; pass a tilesize within them, or build the engine with python -m vs_dvd.trt_build "
                        "--min-shape/--max-shape to cover it")

@@ -155,7 +155,7 @@ def user_engine(path: str | os.PathLike, model):
     """Deblur's ``engine=``: a file ``python -m vs_dvd.trt_build MODEL -o FILE`` wrote, checked against its
     sidecar, the model and the installed TensorRT; a vs.Error naming the fix otherwise. Never rebuilt: it is
     the user's file."""
-    from vs_dvd.trt_build import CachedEngine, FlavourError, load_flavour, sidecar_path
+    from vs_dvd.trt_build import CachedEngine, FlavourError, Profile, load_flavour, sidecar_path
     from vs_dvd.trt_build.cache import intact
 
     path = Path(path).expanduser()
@@ -167,8 +167,11 @@ def user_engine(path: str | os.PathLike, model):
         raise vs.Error(f"dvd.Deblur: engine={str(path)!r}: {e.filename} does not exist; {rebuild}") from None
     except (OSError, ValueError) as e:
         raise vs.Error(f"dvd.Deblur: engine={str(path)!r} or its sidecar cannot be read ({e}); {rebuild}") from None
-    if not isinstance(sidecar, dict) or not isinstance(sidecar.get("profile"), dict):
-        raise vs.Error(f"dvd.Deblur: engine={str(path)!r}: {sidecar_path(path)} is not an engine sidecar; {rebuild}")
+    try:
+        Profile.from_dict(sidecar["profile"])
+    except (KeyError, TypeError, ValueError):
+        raise vs.Error(f"dvd.Deblur: engine={str(path)!r}: {sidecar_path(path)} is not an engine sidecar; "
+                       f"{rebuild}") from None
     if not intact(data, sidecar):
         raise vs.Error(f"dvd.Deblur: engine={str(path)!r} is truncated or altered (it does not match its sidecar); "
                        f"{rebuild}")
