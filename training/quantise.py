@@ -4,8 +4,9 @@
 five-frame windows of the dataset clips (the training corpus), writes an OpenVINO IR ``MODEL.int8.xml`` /
 ``.bin`` next to the model and records both files' hashes in the model's sidecar, so the runtime finds and
 checks them. The convolutions of the encoder-decoder run in int8; what quality needs stays in floating point
-(``KEEP_FLOAT``): the last layers that write the residual, the gate, and the centre-frame path that adds the
-residual to the centre frame, gates it and clamps it. Rerun it whenever the ONNX changes: ``training.export``
+(``KEEP_FLOAT``): the first layer and the full-resolution skip it feeds, the last layers that write the
+residual, the gate, and the centre-frame path that adds the residual to the centre frame, gates it and clamps
+it. Rerun it whenever the ONNX changes: ``training.export``
 writes a fresh sidecar, which drops the old int8 entry.
 """
 from __future__ import annotations
@@ -23,11 +24,15 @@ from vs_dvd.trt_build.files import atomic_write_bytes
 from vs_dvd.basics import MULTIPLE, dataset_clips, neighbours
 from vs_dvd.model import int8_files, sidecar_path
 
-# OpenVINO node names (from the ONNX export) kept in floating point: the residual's last two layers, the gate
-# and the elementwise ops on the centre frame (Slice, the residual Add, Clip, Sub, the gate's Mul, the output).
-KEEP_FLOAT = [r"/F6_1/.*", r"/F6_2/.*", r".*gate.*", r"/Slice.*", r"/Add_3", r"/Clip.*", r"/Sub", r"/Mul",
-              r"sharp"]
-EVERY_DBN = [r"/F6_1/.*", r"/F6_2/.*", r"sharp"]  # the rest depend on the head and the gate
+# OpenVINO node names (from the ONNX export) kept in floating point. Every DBN has the residual's last two
+# layers, the output, the full-resolution skip (U3 + F0, its ReLU) and F0 itself: with that skip quantised,
+# OpenVINO's CPU plugin fuses the quantiser into F0's convolution and, on dynamic shapes, the int8 graph loses
+# the correction (output = input); kept in float, F0 writes float for the skip and a separate quantiser feeds
+# D1. F0 reads all 15 input channels at full resolution: in float it also roughly halves int8's error against
+# fp32. The rest depend on the head and the gate: the gate, and the elementwise ops on the centre frame
+# (Slice, the residual Add, Clip, Sub, the gate's Mul).
+EVERY_DBN = [r"/F6_1/.*", r"/F6_2/.*", r"sharp", r"/Add_2", r"/Relu_2", r"/F0/.*"]
+KEEP_FLOAT = EVERY_DBN + [r".*gate.*", r"/Slice.*", r"/Add_3", r"/Clip.*", r"/Sub", r"/Mul"]
 SAMPLES = 96  # calibration windows
 CROP = 256  # calibration window side in px (a multiple of MULTIPLE)
 
