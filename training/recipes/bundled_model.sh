@@ -117,7 +117,16 @@ phase 18-camera-motion
 #     Phase 19 (issue 26; tried, not shipped): phase 18 again from the phase-17 file with the paper's MSE loss.
 phase 19-mse
 
-# 20. The bundled file's int8 OpenVINO IR (issue 30; made, not shipped): NNCF calibrated on 96 windows of
+# 20. Phase 20 (issue 26): phase 18's mix on the grown corpus (53 training photos with 20 clips each, 16
+#     real clips), from the phase-17 file at half phase 18's learning rate.
+shake_photos18 "$WORK/p20/photos" 20 20 train "${MIX18[@]}" --max-blur 40
+for clip in city box cup launch cockatoo toy cube mire tabletop castle throw bounce magnet push glide bikes; do
+    $PY -m training.data.handheld -o "$WORK/p20/clips-$clip" --split train --clips "$clip" --seed 20 --max-side 640 \
+        --chunk 9 "${MIX18[@]}" --max-blur 50
+done
+phase 20-more-photos
+
+# 21. The bundled file's int8 OpenVINO IR (issue 30; made, not shipped): NNCF calibrated on 96 windows of
 #     phase 18's training mix (about 1.5 minutes on 2 idle CPU cores). Through it the phase-17 file lost its
 #     correction (output = input on the held-out clips), so vs_dvd/data has no int8 IR. Once one keeps the
 #     quality, ship dbn.int8.xml/.bin with the dbn.json this writes, and rerun it whenever dbn.onnx changes
