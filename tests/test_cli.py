@@ -66,6 +66,15 @@ def test_info_says_which_backend_auto_picks_and_why_it_passed_over_the_others():
     assert f"vs-dvd {vs_dvd.__version__}" in result.stdout
 
 
+def test_info_says_what_fp16_computes_in_on_ov_int8_from_the_bundled_ir_where_it_pays():
+    if not backends.runtime_version("ov"):
+        pytest.skip("OpenVINO is not installed")
+    from vs_dvd.backends.ov import int8_pays
+
+    ov_line = next(line for line in vs_dvd_cli("info").stdout.splitlines() if line.startswith("  ov "))
+    assert ("computes in int8 from the bundled model's int8 IR" in ov_line) == int8_pays(), ov_line
+
+
 def test_info_lists_every_cpu_feature_that_matters_as_present_or_missing():
     cpu_line = next(line for line in vs_dvd_cli("info").stdout.splitlines() if line.startswith("CPU: "))
     assert hardware.cpu_name() in cpu_line
@@ -80,7 +89,7 @@ def test_selftest_passes_on_the_cpu_backends_with_the_bundled_model():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "cpu   fp16=False reference" in result.stdout
     if backends.runtime_version("ov"):
-        assert result.stdout.count("PASS") == 2  # ov in fp32 and in half precision
+        assert result.stdout.count("PASS") == 3  # ov in fp32, in half precision and from the int8 IR
     assert result.stdout.strip().endswith("selftest passed")
 
 

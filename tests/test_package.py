@@ -66,7 +66,8 @@ def test_the_wheel_holds_the_plugin_the_model_and_no_generic_top_level_name(whee
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names} == {"vs_dvd", "vapoursynth", f"vs_dvd-{version()}.dist-info"}
     for needed in ("vapoursynth/plugins/dvd/libdvd.so", "vapoursynth/plugins/dvd/manifest.vs",
-                   "vs_dvd/data/dbn.onnx", "vs_dvd/data/dbn.json", "vs_dvd/trt_build/__init__.py"):
+                   "vs_dvd/data/dbn.onnx", "vs_dvd/data/dbn.json", "vs_dvd/data/dbn.int8.xml",
+                   "vs_dvd/data/dbn.int8.bin", "vs_dvd/trt_build/__init__.py"):
         assert needed in names
     assert not any(n.endswith(".c") for n in names)
 

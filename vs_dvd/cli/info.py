@@ -26,17 +26,21 @@ def report() -> list[str]:
     from .. import __version__, backends, hardware, model
 
     chosen, passed = backends.auto_choice()
+    try:
+        bundled, model_line = model.load(), None
+    except vs.Error as e:
+        bundled, model_line = None, f"model: {e}"
     lines = [f"vs-dvd {__version__}, VapourSynth {vs.__version__} (API {vs.__api_version__}), "
              f"Python {platform.python_version()}",
              'backends, in the order backend="auto" tries them:']
     for name in backends.NAMES:
         runtime = backends.runtime_version(name) or "not installed"
         if name == chosen:
-            state = 'auto picks this' + _precision(name)
+            state = 'auto picks this' + _precision(name, bundled)
         elif name in passed:
             state = f"passed over: {passed[name]}"
         else:
-            state = _usable(name)
+            state = _usable(name, bundled)
         lines.append(f"  {name:<5} {runtime:<26} {state}")
     why = "; ".join(f"not {name}: {reason.split(';')[0]}" for name, reason in passed.items())
     lines.append(f"auto: {chosen}" + (f" ({why})" if why else ""))
@@ -44,14 +48,11 @@ def report() -> list[str]:
     gpus = [hardware.describe_gpu(i) for i in range(backends.cuda_devices())]
     lines.append("GPUs: " + ("; ".join(f"{i}: {g['name']}, compute capability {g['compute_capability']}"
                                        for i, g in enumerate(gpus)) or "none (the CUDA driver reports none)"))
-    try:
-        lines.append(f"model: {model.load().describe()}")
-    except vs.Error as e:
-        lines.append(f"model: {e}")
+    lines.append(model_line or f"model: {bundled.describe()}")
     return lines
 
 
-def _usable(name: str) -> str:
+def _usable(name: str, bundled) -> str:
     """'usable' for a backend auto does not reach, or why ``backend=name`` would fail (resolve's own error)."""
     import vapoursynth as vs
 
@@ -61,19 +62,24 @@ def _usable(name: str) -> str:
         backends.resolve(name, 0)
     except vs.Error as e:
         return "not usable: " + str(e).removeprefix("dvd.Deblur: ")
-    return "usable" + _precision(name)
+    return "usable" + _precision(name, bundled)
 
 
-def _precision(name: str) -> str:
-    """What fp16=True computes in on the host backends: ONNX Runtime always fp32, OpenVINO bf16 where native."""
+def _precision(name: str, bundled) -> str:
+    """What fp16=True computes in on the host backends: ONNX Runtime always fp32; OpenVINO int8 from the
+    bundled model's int8 IR where that pays, else bf16 where native."""
     if name == "cpu":
         return " (fp32)"
     if name != "ov":
         return ""
+    from .. import backends
     from ..backends import ov
     from ..basics import first_line
 
     try:
-        return f" (fp16=True computes in {ov.precision(ov.import_openvino().Core(), True)} on this CPU)"
+        floats = ov.precision(ov.import_openvino().Core(), True)
+        if bundled is not None and backends.use_int8(None, "ov", bundled, True):
+            return f" (fp16=True computes in int8 from the bundled model's int8 IR, its float layers in {floats})"
+        return f" (fp16=True computes in {floats} on this CPU)"
     except (ImportError, RuntimeError) as e:  # e.g. another OpenVINO build loaded first
         return f" (but OpenVINO cannot be loaded: {first_line(e)})"

@@ -1,5 +1,6 @@
 """Run the model on a small synthetic clip through core.dvd.Deblur on every backend that is usable here,
-in fp32 and in half precision, and compare each with the cpu backend (ONNX Runtime, fp32).
+in fp32, in half precision and (on ov, where the model has one) from its int8 IR, and compare each with the
+cpu backend (ONNX Runtime, fp32).
 
 Prints the largest absolute difference per backend and precision (RGB in [0, 1]) with PASS or FAIL
 against the tolerance of that precision; a backend that cannot run here is skipped with the reason.
@@ -12,9 +13,10 @@ import argparse
 import numpy as np
 
 WIDTH, HEIGHT, LENGTH = 64, 64, 6  # seconds on every backend; five-frame windows at both ends and in the middle
-# Largest |backend - cpu| allowed, by the fp16 argument: fp32 runtimes differ by summation order only;
-# fp16 and bfloat16 keep 11 and 8 bits of mantissa through ~30 layers.
-TOLERANCE = {False: 1e-4, True: 0.03}
+# label, Deblur's arguments, the largest |backend - cpu| allowed: fp32 runtimes differ by summation order only;
+# fp16 and bfloat16 keep 11 and 8 bits of mantissa through ~30 layers; int8 keeps 8 bits of each activation.
+PRECISIONS = [("fp16=False", {"fp16": False, "int8": False}, 1e-4), ("fp16=True ", {"fp16": True, "int8": False}, 0.03),
+              ("int8=True ", {"fp16": True, "int8": True}, 0.06)]
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -28,9 +30,13 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(a: argparse.Namespace, p: argparse.ArgumentParser) -> int:
     import vapoursynth as vs
 
-    from .. import backends
+    from .. import backends, model
 
     clip = synthetic_clip()
+    try:
+        has_int8 = model.load(a.model).int8 is not None
+    except vs.Error:  # the reference run below fails with the reason
+        has_int8 = False
     reference, failed = None, False
     for name in ["cpu", *(n for n in backends.NAMES if n != "cpu" and n in (a.backends or backends.NAMES))]:
         try:
@@ -38,10 +44,12 @@ def run(a: argparse.Namespace, p: argparse.ArgumentParser) -> int:
         except vs.Error as e:
             print(f"{name:<5} skipped: {str(e).removeprefix('dvd.Deblur: ')}")
             continue
-        for fp16 in (False, True) if name != "cpu" else (False,):
-            label = f"{name:<5} {'fp16=True ' if fp16 else 'fp16=False'}"
+        for label, options, tolerance in PRECISIONS if name != "cpu" else PRECISIONS[:1]:
+            if options["int8"] and not (name == "ov" and has_int8):
+                continue
+            label = f"{name:<5} {label}"
             try:
-                frames = deblurred(clip, a.model, name, fp16)
+                frames = deblurred(clip, a.model, name, **options)
             except vs.Error as e:
                 print(f"{label} FAIL: {e}")
                 failed = True
@@ -51,9 +59,9 @@ def run(a: argparse.Namespace, p: argparse.ArgumentParser) -> int:
                 print(f"{label} reference ({LENGTH} frames of {WIDTH}x{HEIGHT})")
                 continue
             difference = float(np.abs(frames - reference).max())
-            ok = difference <= TOLERANCE[fp16]
+            ok = difference <= tolerance
             failed |= not ok
-            print(f"{label} max abs difference from cpu {difference:.2g} (tolerance {TOLERANCE[fp16]:g}) "
+            print(f"{label} max abs difference from cpu {difference:.2g} (tolerance {tolerance:g}) "
                   f"{'PASS' if ok else 'FAIL'}")
         if reference is None:  # the reference failed: nothing to compare with
             break
@@ -79,9 +87,9 @@ def synthetic_clip():
     return blank.std.ModifyFrame(blank, paint)
 
 
-def deblurred(clip, model: str | None, backend: str, fp16: bool) -> np.ndarray:
+def deblurred(clip, model: str | None, backend: str, **options) -> np.ndarray:
     """Every frame of ``core.dvd.Deblur(clip, ...)`` as one LENGTH x 3 x H x W array."""
     import vapoursynth as vs
 
-    out = vs.core.dvd.Deblur(clip, model=model, backend=backend, fp16=fp16)
+    out = vs.core.dvd.Deblur(clip, model=model, backend=backend, **options)
     return np.stack([np.stack([np.asarray(f[p]) for p in range(3)]) for f in out.frames(close=True)])
