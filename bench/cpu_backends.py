@@ -122,7 +122,7 @@ def measure(width: int, height: int, model: Path, peer_python: str | None, warmu
                 total[name] += timing
                 outputs[name] += rendered
             print(f"  {width}x{height} round {r + 1}/{rounds}: "
-                  + ", ".join(f"{name} {frames / t.wall:.3f} fps" for name, t in total.items()), flush=True)
+                  + ", ".join(f"{name} {(r + 1) * frames / t.wall:.3f} fps" for name, t in total.items()), flush=True)
         if peer:
             peer.close()
     count = rounds * frames
