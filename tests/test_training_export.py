@@ -124,12 +124,14 @@ def test_the_cli_exports_the_latest_checkpoint_of_a_training_folder(model, tmp_p
 
 
 def test_the_bundled_sidecar_holds_what_export_writes_and_no_history(model, tmp_path):
-    """The phase history lives in docs/model/history.md; the sidecar keeps what the runtime checks."""
+    """The phase history lives in docs/model/history.md; the sidecar keeps what the runtime checks (and the
+    int8 IR's entry, which training.quantise adds)."""
     from vs_dvd.model import BUNDLED
 
     written = export_onnx(model, tmp_path / "m.onnx", check_size=(16, 24))
     bundled = json.loads(sidecar_path(BUNDLED).read_text())
-    assert set(written) <= set(bundled) <= set(written) | {"description", "checkpoint", "training", "weights_averaged"}
+    assert set(written) <= set(bundled) <= set(written) | {"description", "checkpoint", "training", "weights_averaged",
+                                                           "int8"}
     assert "docs/model/history.md" in bundled["description"]
 
 
