@@ -1,10 +1,14 @@
 """The filter graph: which frames the model sees, that it sees them exactly, and that each source
 frame is converted and uploaded once however the output frames are requested."""
 import random
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import vapoursynth as vs
+
+import vs_dvd
 
 from plugin_helpers import array_clip, moving_clip, picker_onnx, planes, run_onnx
 from training_helpers import panning
@@ -120,3 +124,51 @@ def test_source_cache_is_bounded():
         cache.get(k, k)
     cache.get(0, 0)  # evicted long ago: made again
     assert cache.made == 7
+
+
+def test_streams_render_the_same_frames_as_one_and_keep_every_frames_properties(model_path):
+    clip = with_cuts(moving_clip(64, 48, 11))
+    clip = clip.std.ModifyFrame(clip, lambda n, f: _labelled(f, n))
+    one = deblurrer(model_path, clip).clip()
+    for streams in (2, 3, 16):  # 16: more streams than frames
+        many = deblurrer(model_path, clip).clip(streams)
+        assert many.num_frames == 11
+        for n in range(11):
+            assert np.array_equal(planes(many.get_frame(n)), planes(one.get_frame(n))), (streams, n)
+    out = vs_dvd.deblur(clip, model=str(model_path), backend="cpu", num_streams=3)
+    assert [f.props["Label"] for f in out.frames(close=True)] == list(range(11))
+
+
+def _labelled(f: vs.VideoFrame, n: int) -> vs.VideoFrame:
+    out = f.copy()
+    out.props["Label"] = n
+    return out
+
+
+def test_streams_put_that_many_frames_in_flight(model_path):
+    """One ModifyFrame runs its callback for one frame at a time; streams interleave that many of them."""
+    clip = moving_clip(32, 24, 12)
+    filter = deblurrer(model_path, clip)
+    active, peak, lock = [0], [0], threading.Lock()
+    infer = filter.backend.infer
+
+    def slow_infer(frames):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)  # long enough that requests overlap when they can
+        try:
+            return infer(frames)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    filter.backend.infer = slow_infer
+    threads, vs.core.num_threads = vs.core.num_threads, max(vs.core.num_threads, 3)
+    try:
+        for streams, expected in ((1, 1), (3, 3)):
+            peak[0] = 0
+            list(filter.clip(streams).frames(close=True))
+            assert peak[0] == expected, streams
+    finally:
+        vs.core.num_threads = threads

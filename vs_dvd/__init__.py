@@ -116,7 +116,7 @@ def deblur(clip: vs.VideoNode, model: str | os.PathLike | None = None, backend: 
     runner = backends.create(name, info, auto=backend == "auto" and engine is None, device_id=device_id,
                              fp16=bool(fp16), num_streams=num_streams, num_threads=num_threads, shape=tiling.tile,
                              **options)
-    return deblurred(clip, colour, runner, tiling, info.multiple, info.align)
+    return deblurred(clip, colour, runner, tiling, info.multiple, info.align, num_streams)
 
 
 def version() -> dict[str, str]:

@@ -96,8 +96,9 @@ class HostPath:
 
 
 def deblurred(clip: vs.VideoNode, colour: Colour, backend: Backend, tiling: Tiling, multiple: int,
-              align: str | None = None) -> vs.VideoNode:
-    """``clip`` deblurred by ``backend``, on the path that suits it; same format and properties as ``clip``."""
+              align: str | None = None, streams: int = 1) -> vs.VideoNode:
+    """``clip`` deblurred by ``backend``, on the path that suits it, ``streams`` frames in flight; same format
+    and properties as ``clip``."""
     device = getattr(backend, "device", None)  # the torch backends' device
     if device is not None:
         from .gpu.colour import unsupported
@@ -107,13 +108,13 @@ def deblurred(clip: vs.VideoNode, colour: Colour, backend: Backend, tiling: Tili
         why = unsupported(clip.format, colour)
         if why is None:
             path = DevicePath(clip.format, colour, clip.width, clip.height, multiple, device, backend.num_streams)
-            return Deblurrer(clip, backend, path, tiling, multiple).clip().std.CopyFrameProps(clip)
+            return Deblurrer(clip, backend, path, tiling, multiple).clip(streams).std.CopyFrameProps(clip)
         vs.core.log_message(vs.MESSAGE_TYPE_WARNING, f"dvd.Deblur: the clip is {clip.format.name}, but {why}; "
                             "converting it with core.resize on the host instead")
     work = frames.to_work(clip, colour)
     path = (HostPath(backend, multiple) if device is None else
             DevicePath(work.format, Colour(), work.width, work.height, multiple, device, backend.num_streams))
-    return frames.from_work(Deblurrer(work, backend, path, tiling, multiple, align).clip(), clip, colour)
+    return frames.from_work(Deblurrer(work, backend, path, tiling, multiple, align).clip(streams), clip, colour)
 
 
 class Deblurrer:
@@ -132,10 +133,20 @@ class Deblurrer:
         capacity = 2 * window.FRAMES + self._core.num_threads
         self.sources = SourceCache(capacity, (lambda f: frames.read(f, multiple)) if align else path.read)
 
-    def clip(self) -> vs.VideoNode:
-        """The deblurred clip, in the format of the clip it reads."""
+    def clip(self, streams: int = 1) -> vs.VideoNode:
+        """The deblurred clip, in the format of the clip it reads, rendering up to ``streams`` frames at once.
+
+        VapourSynth runs one ModifyFrame's callback for one frame at a time, so ``streams`` frames are in
+        flight only as ``streams`` ModifyFrames, each over every ``streams``-th frame, interleaved."""
         neighbours = [shifted(self.input, d) for d in range(-window.RADIUS, window.RADIUS + 1)]
-        return self.input.std.ModifyFrame(neighbours, self.render)
+        count = self.input.num_frames
+        if streams == 1 or count == 1:
+            return self.input.std.ModifyFrame(neighbours, self.render)
+        parts = [self.input.std.SelectEvery(streams, k).std.ModifyFrame(
+                     [c.std.SelectEvery(streams, k) for c in neighbours],
+                     lambda n, f, k=k: self.render(n * streams + k, f))
+                 for k in range(min(streams, count))]
+        return vs.core.std.Interleave(parts, extend=True)[:count]
 
     def render(self, n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
         """ModifyFrame's selector: ``f`` holds source frames n-2 ... n+2, clamped."""
