@@ -58,3 +58,29 @@ def test_from_copies_every_sets_evaluation_or_nothing(tmp_path):
     with pytest.raises(ValueError, match="missing .*photos-val/clips.csv"):
         report.copy_evaluation(fresh, tmp_path / "repo")
     assert (tmp_path / "repo" / report.EVAL / "footage-val" / "report.md").read_text() == "fresh"
+
+
+def test_the_int8_column_shows_the_gains_through_the_models_int8_ir(tmp_path):
+    shutil.copytree(ROOT / report.EVAL, tmp_path / report.EVAL)
+    summary = tmp_path / report.EVAL / "footage-val" / report.INT8 / "summary.json"
+    summary.write_text(json.dumps({**json.loads(summary.read_text()), "gain_on_blurry_input": 1.234,
+                                   "gain_on_sharp_input": -0.056}))
+    row = next(line for line in report.table(tmp_path).splitlines() if line.startswith("| [real clips]"))
+    assert row.endswith("| [+1.23 / -0.06 dB](docs/model/eval/footage-val/int8/report.md) |")
+
+
+def test_int8_numbers_of_another_int8_ir_are_refused(tmp_path):
+    shutil.copytree(ROOT / report.EVAL, tmp_path / report.EVAL)
+    summary = tmp_path / report.EVAL / "photos-val" / report.INT8 / "summary.json"
+    s = json.loads(summary.read_text())
+    summary.write_text(json.dumps({**s, "int8_sha256": {name: "0" * 64 for name in s["int8_sha256"]}}))
+    with pytest.raises(ValueError, match="another int8 IR .*evaluate it again with --int8"):
+        report.table(tmp_path)
+
+
+def test_a_model_without_int8_ir_has_no_int8_column(tmp_path):
+    model = tmp_path / "dbn.onnx"
+    shutil.copyfile(BUNDLED, model)
+    sidecar = json.loads(BUNDLED.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps({k: v for k, v in sidecar.items() if k != "int8"}))
+    assert all(line.count("|") == 7 for line in report.table(ROOT, model).splitlines())

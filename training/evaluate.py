@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from vs_dvd.align import align_window
 from vs_dvd.basics import MULTIPLE, dataset_clips, neighbours, psnr
-from vs_dvd.model import sidecar_path
+from vs_dvd.model import int8_files, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +197,8 @@ def evaluate_onnx(model: Path | str | bytes, datasets: list[Path], split: str | 
         **split_at_sharp(frames), "by_input_psnr": gain_by_input(frames),
         "by_family": by_family(frames), "clips": per_clip,
     }
+    if int8:  # which IR was measured, as the sidecar records it: training.report refuses numbers of another
+        summary["int8_sha256"] = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in int8_files(model)}
     if out is not None:
         write_report(Path(out), summary, frames)
     return summary

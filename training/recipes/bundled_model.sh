@@ -112,6 +112,8 @@ done
 # The leave-one-family-out set: the held-out photos, walking with the camera, exposures 7 and 11.
 shake_photos18 "$WORK/eval/photos-unseen" 2 6 val --families walk --exposures 7 11 --max-speed 8 --max-blur 50 \
     --gamma-share 0.5 --static-share 0.1
+# The shipped file on it (README leads with this set; training.report --from "$WORK/evals" reads all four).
+$PY -m training.evaluate "$WORK/dbn.onnx" "$WORK"/eval/photos-unseen/* --split val --out "$WORK/evals/photos-unseen"
 phase 18-camera-motion
 # Not shipped: on every held-out set it gained less than the phase-17 file (docs/model/history.md).
 #     Phase 19 (issue 26; tried, not shipped): phase 18 again from the phase-17 file with the paper's MSE loss.
@@ -120,15 +122,23 @@ phase 19-mse
 # 20. Phase 20 (issue 26): phase 18's mix on the grown corpus (53 training photos with 20 clips each, 16
 #     real clips), from the phase-17 file at half phase 18's learning rate.
 shake_photos18 "$WORK/p20/photos" 20 20 train "${MIX18[@]}" --max-blur 40
-for clip in city box cup launch cockatoo toy cube mire tabletop castle throw bounce magnet push glide bikes; do
+CLIPS20=(city box cup launch cockatoo toy cube mire tabletop castle throw bounce magnet push glide bikes)
+for clip in "${CLIPS20[@]}"; do
     $PY -m training.data.handheld -o "$WORK/p20/clips-$clip" --split train --clips "$clip" --seed 20 --max-side 640 \
         --chunk 9 "${MIX18[@]}" --max-blur 50
 done
 phase 20-more-photos
 
-# 21. The bundled file's int8 OpenVINO IR (issue 30; made, not shipped): NNCF calibrated on 96 windows of
-#     phase 18's training mix (about 1.5 minutes on 2 idle CPU cores). Through it the phase-17 file lost its
-#     correction (output = input on the held-out clips), so vs_dvd/data has no int8 IR. Once one keeps the
-#     quality, ship dbn.int8.xml/.bin with the dbn.json this writes, and rerun it whenever dbn.onnx changes
-#     (the plugin refuses an int8 IR made from another ONNX file).
-$PY -m training.quantise "$WORK/dbn.onnx" "$WORK"/p18/photos/* "$WORK"/p18/clips-*
+# 21. The bundled file's int8 OpenVINO IR (issue 30; shipped: vs_dvd/data/dbn.int8.xml/.bin and the dbn.json
+#     this writes): NNCF calibrated on 96 windows of 2 clips per training photo shaken with phase 20's mix
+#     (seed 21), training.quantise's KEEP_FLOAT layers in float. Rerun it whenever dbn.onnx changes (the
+#     plugin refuses an int8 IR made from another ONNX file), then evaluate it through OpenVINO as the fp32
+#     file was: training.report puts both into README.
+shake_photos18 "$WORK/int8/photos" 21 2 train "${MIX18[@]}" --max-blur 40
+$PY -m training.quantise "$WORK/dbn.onnx" "$WORK"/int8/photos/*
+for set in photos-unseen photos-val footage-val footage-val-2; do  # beside the fp32 numbers (training.report)
+    case $set in photos-unseen) data=("$WORK"/eval/photos-unseen/*);; photos-val) data=("$WORK"/data/val/*);;
+                 footage-val) data=("$WORK/footage/val");; footage-val-2) data=("$WORK/footage/val-2");; esac
+    $PY -m training.evaluate "$WORK/dbn.onnx" "${data[@]}" --split val --runtime openvino --fp16 --int8 \
+        --out "$WORK/evals/$set/int8"
+done
