@@ -23,7 +23,7 @@ def test_a_row_shows_the_summarys_gains_and_frame_counts(tmp_path):
     summary.write_text(json.dumps({**s, "gain": 1.234, "gain_on_sharp_input": None, "sharp_input_frames": 0}))
     row = next(line for line in report.table(tmp_path).splitlines() if line.startswith("| [real clips]"))
     assert f"| {s['frames']} |" in row and "**+1.23 dB**" in row
-    assert row.endswith(f"| {s['gain_on_blurry_input']:+.2f} dB ({s['blurry_input_frames']}) | – |")
+    assert f"| {s['gain_on_blurry_input']:+.2f} dB ({s['blurry_input_frames']}) | – |" in row
 
 
 def test_summaries_of_another_model_are_refused(tmp_path):
