@@ -122,8 +122,7 @@ phase 19-mse
 # 20. Phase 20 (issue 26): phase 18's mix on the grown corpus (53 training photos with 20 clips each, 16
 #     real clips), from the phase-17 file at half phase 18's learning rate.
 shake_photos18 "$WORK/p20/photos" 20 20 train "${MIX18[@]}" --max-blur 40
-CLIPS20=(city box cup launch cockatoo toy cube mire tabletop castle throw bounce magnet push glide bikes)
-for clip in "${CLIPS20[@]}"; do
+for clip in city box cup launch cockatoo toy cube mire tabletop castle throw bounce magnet push glide bikes; do
     $PY -m training.data.handheld -o "$WORK/p20/clips-$clip" --split train --clips "$clip" --seed 20 --max-side 640 \
         --chunk 9 "${MIX18[@]}" --max-blur 50
 done
