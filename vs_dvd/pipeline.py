@@ -78,8 +78,8 @@ def shifted(clip: vs.VideoNode, offset: int) -> vs.VideoNode:
 
 def uncached(node: vs.VideoNode) -> vs.VideoNode:
     """``node`` without VapourSynth's frame cache: for nodes whose frames are each read once, where the
-    interleaved streams' request pattern made the caches grow without bound (peak RSS 233 -> 843 MiB
-    over 2,000 frames)."""
+    interleaved streams' request pattern made the caches grow through a long render
+    (tests/test_reliability_longrun.py)."""
     node.std.SetVideoCache(0)
     return node
 
