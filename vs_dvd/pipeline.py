@@ -147,9 +147,9 @@ class Deblurrer:
         VapourSynth runs one ModifyFrame's callback for one frame at a time, so ``streams`` frames are in
         flight only as ``streams`` ModifyFrames, each over every ``streams``-th frame, interleaved."""
         neighbours = [shifted(self.input, d) for d in range(-window.RADIUS, window.RADIUS + 1)]
-        count = self.input.num_frames
-        if streams == 1 or count == 1:
+        if streams == 1:
             return self.input.std.ModifyFrame(neighbours, self.render)
+        count = self.input.num_frames
         neighbours = [uncached(c) for c in neighbours]
         every = lambda c, k: uncached(c.std.SelectEvery(streams, k))
         parts = [uncached(every(self.input, k).std.ModifyFrame(
