@@ -292,9 +292,11 @@ def test_every_recipe_phase_parses_into_valid_train_arguments(phase):
             assert getattr(args, key.replace("-", "_")) == (Path(value) if key in ("init", "out") else value), key
 
 
-def test_the_bundled_recipe_runs_every_phase_file_and_only_those():
-    recipe = (ROOT / "training" / "recipes" / "bundled_model.sh").read_text()
-    assert sorted(re.findall(r"^(?:.*; )?phase (\S+)", recipe, re.M)) == [p.stem for p in PHASES]
+def test_the_recipes_run_every_phase_file_and_only_those():
+    recipes = ROOT / "training" / "recipes"
+    bundled = re.findall(r"^(?:.*; )?phase (\S+)", (recipes / "bundled_model.sh").read_text(), re.M)
+    on_a_device = re.findall(r"--config \S*/phases/(\S+)\.toml", (recipes / "device.sh").read_text())
+    assert sorted(bundled + on_a_device) == [p.stem for p in PHASES]
 
 
 def test_flags_after_a_config_override_it_and_data_globs_are_expanded(tmp_path, monkeypatch):

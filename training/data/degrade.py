@@ -5,7 +5,6 @@ both instead of copying them, as real phone and camcorder footage needs.
 """
 from __future__ import annotations
 
-import av
 import numpy as np
 
 
@@ -27,7 +26,10 @@ def noise(linear: np.ndarray, shot: float, read: float, rng: np.random.Generator
 
 
 def compress(frame: np.ndarray, crf: int) -> np.ndarray:
-    """One H x W x 3 uint8 RGB frame through libx264 (an intra frame, 4:2:0) and back."""
+    """One H x W x 3 uint8 RGB frame through libx264 (an intra frame, 4:2:0) and back. PyAV is imported here, so
+    that a synthesis without compression runs where it is missing (the lent GPU machine, recipes/device.sh)."""
+    import av
+
     h, w = frame.shape[:2]
     encoder = av.CodecContext.create("libx264", "w")
     encoder.width, encoder.height, encoder.pix_fmt = w - w % 2, h - h % 2, "yuv420p"

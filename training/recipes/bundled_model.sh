@@ -141,3 +141,7 @@ for set in photos-unseen photos-val footage-val footage-val-2; do  # beside the 
     $PY -m training.evaluate "$WORK/dbn.onnx" "${data[@]}" --split val --runtime openvino --fp16 --int8 \
         --out "$WORK/evals/$set/int8"
 done
+
+# 22. Phase 21 (issue 26; prepared, not yet run): on a lent GPU machine with none of this data, the training
+#     photos shaken there and the phase-17 file fine-tuned at batch 64 (training/recipes/device.sh: `pack` here,
+#     `train OUT` there), then evaluated here on every held-out set like the phases above.
