@@ -47,7 +47,7 @@ train)
     OUT=${2:?usage: device.sh train OUT [MINUTES]}
     ls "$PACK"/*.whl "$PACK/photos.json" > /dev/null || { echo "no $PACK: run 'device.sh pack' here first" >&2; exit 1; }
     $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$PACK"/*.whl
-    export PYTHONPATH=/tmp/site:$ROOT PYTHONUNBUFFERED=1
+    export PYTHONPATH=/tmp/site:$ROOT${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
     WORK=${WORK:-/tmp/p21}; mkdir -p "$WORK" "$OUT"
     cp "$ROOT/vs_dvd/data/dbn.onnx" "$ROOT/vs_dvd/data/dbn.json" "$WORK"/
     start=$(date +%s)
