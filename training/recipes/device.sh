@@ -3,8 +3,9 @@
 # no VapourSynth (which `import vs_dvd` needs), no PyAV, no network, and a call takes along at most 64 MiB with
 # the checkout. So the photos travel re-encoded and are shaken there, on its cores; the run comes back as a
 # file, to be evaluated here like every phase (training.evaluate, then the shipping rule of issue 26).
-#   bash training/recipes/device.sh pack                 # here: .device/ (ignored by git) = VapourSynth's wheel +
-#                                                        # the training photos as JPEG, at most MAX_SIDE px
+#   bash training/recipes/device.sh pack                 # here: .device/ (ignored by git) = VapourSynth's wheel,
+#                                                        # the dvd plugin, the training photos as JPEG (MAX_SIDE px)
+#   bash training/recipes/device.sh site                 # there: VapourSynth and the plugin into SITE (bench/device.sh)
 #   bash training/recipes/device.sh train OUT [MINUTES]  # there: OUT/p21.onnx in parts, after MINUTES of training
 #   bash training/recipes/device.sh join DIR DEST        # here, DIR where its files came back: DEST/p21.onnx, checked
 # The device call: run(command='bash training/recipes/device.sh train $OUT', carry=['.device'], timeout_s=600);
@@ -12,19 +13,31 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PACK=$ROOT/.device
+SITE=/tmp/site  # where `site` installs the pack on the lent machine
 PY=${PYTHON:-$( [ -x "$ROOT/.venv/bin/python" ] && echo "$ROOT/.venv/bin/python" || echo python3)}  # the make install venv here
 MAX_SIDE=1280          # px: the photos' size in the pack (training.data.photos views them at 25-100 % of this)
 CLIPS_PER_PHOTO=${CLIPS_PER_PHOTO:-10}  # made in minutes on the lent machine's cores, leaving most of one call to training
 MIX21=(--families tremor jolt rotation zoom --exposures 3 5 7 9 13 15 --max-speed 8 --gamma-share 0.5
        --noise-share 0.3 --max-blur 40)  # phase 18's mix without its H.264 share
 
+install_site() {  # there: VapourSynth and the dvd plugin into $SITE, which the caller puts first on PYTHONPATH
+    ls "$PACK"/*.whl "$PACK/photos.json" "$PACK/plugin" > /dev/null || { echo "no $PACK: run 'device.sh pack' here first" >&2; exit 1; }
+    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" "$PACK"/*.whl
+    mkdir -p "$SITE/vapoursynth/plugins/dvd" && cp "$PACK"/plugin/* "$SITE/vapoursynth/plugins/dvd"/
+}
+
 case ${1:-} in
+site)
+    install_site && echo "$SITE" ;;
 pack)
     export PYTHONPATH=$ROOT
     mkdir -p "$PACK/photos"
     grep -qx '/.device/' "$ROOT/.git/info/exclude" 2>/dev/null || echo /.device/ >> "$ROOT/.git/info/exclude"
     $PY -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
         --platform manylinux_2_28_x86_64 -d "$PACK" "VapourSynth==$($PY -c 'import vapoursynth; print(vapoursynth.__version__.release_major)')"
+    mkdir -p "$PACK/plugin"  # the dvd plugin as this checkout's install built it (vapoursynth/plugins/dvd)
+    cp "$($PY -c 'import pathlib, vapoursynth; print(pathlib.Path(vapoursynth.__file__).parent / "plugins" / "dvd")')"/* \
+        "$PACK/plugin"/
     $PY -m training.corpus > "$PACK/corpus.json"
     $PY - "$PACK" "$MAX_SIDE" <<'PY'
 import json, sys
@@ -40,14 +53,13 @@ for p in json.load(open(pack / "corpus.json")):
         kept.append({k: p[k] for k in ("name", "source", "licence")})
 (pack / "photos.json").write_text(json.dumps(kept, indent=1) + "\n")
 total = sum(f.stat().st_size for f in pack.rglob("*") if f.is_file() and f.name != "corpus.json")
-print(f"{pack}: {len(kept)} training photos and the VapourSynth wheel, {total / 2**20:.1f} MiB")
+print(f"{pack}: {len(kept)} training photos, the VapourSynth wheel and the dvd plugin, {total / 2**20:.1f} MiB")
 PY
     rm "$PACK/corpus.json" ;;
 train)
     OUT=${2:?usage: device.sh train OUT [MINUTES]}
-    ls "$PACK"/*.whl "$PACK/photos.json" > /dev/null || { echo "no $PACK: run 'device.sh pack' here first" >&2; exit 1; }
-    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$PACK"/*.whl
-    export PYTHONPATH=/tmp/site:$ROOT${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+    install_site
+    export PYTHONPATH=$SITE:$ROOT${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
     WORK=${WORK:-/tmp/p21}; mkdir -p "$WORK" "$OUT"
     cp "$ROOT/vs_dvd/data/dbn.onnx" "$ROOT/vs_dvd/data/dbn.json" "$WORK"/
     start=$(date +%s)
@@ -82,5 +94,5 @@ if hashlib.sha256((d / ".p21.onnx.tmp").read_bytes()).hexdigest() != want:
 PY
     mv "$DEST/.p21.onnx.tmp" "$DEST/p21.onnx" && mv "$DEST/.p21.json.tmp" "$DEST/p21.json" && echo "$DEST/p21.onnx" ;;
 *)
-    sed -n 2,11p "$0" >&2; exit 2 ;;
+    sed -n 2,12p "$0" >&2; exit 2 ;;
 esac
